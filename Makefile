@@ -1,0 +1,35 @@
+# Builds and installs the leadsync PostgreSQL extension with PGXS.
+# The pure C++ core, the unit tests and (later) the fetcher are built by CMakeLists.txt.
+
+EXTVERSION = 0.1.0
+
+MODULE_big = leadsync
+CORE_SOURCES = $(wildcard extension/src/core/*.cpp)
+PG_SOURCES = $(wildcard extension/src/pg/*.cpp)
+OBJS = $(CORE_SOURCES:.cpp=.o) $(PG_SOURCES:.cpp=.o)
+
+MODULEDIR = extension
+DATA = extension/leadsync.control
+DATA_built = sql/leadsync--$(EXTVERSION).sql
+EXTRA_CLEAN = $(DATA_built)
+
+PG_CPPFLAGS = -Iextension/src
+PG_CXXFLAGS = -std=c++17 -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-register
+SHLIB_LINK = -lstdc++
+
+# No JIT bitcode: PostgreSQL would need the exact clang it was built with.
+override with_llvm = no
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+sql/leadsync--$(EXTVERSION).sql: sql/leadsync.sql
+	cp $< $@
+
+# The control file and META.json must carry the Makefile's version.
+.PHONY: check-version
+check-version:
+	@grep -q "default_version = '$(EXTVERSION)'" extension/leadsync.control || { echo "leadsync.control version differs from $(EXTVERSION)"; exit 1; }
+	@grep -q '"version": "$(EXTVERSION)"' META.json || { echo "META.json version differs from $(EXTVERSION)"; exit 1; }
+all: check-version

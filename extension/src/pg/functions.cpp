@@ -1,0 +1,54 @@
+// The small SQL-callable functions and the module's load hook.
+#include <string>
+
+#include "core/phone.hpp"
+#include "core/source_types.hpp"
+#include "pg/field_map.hpp"
+#include "pg/guard.hpp"
+#include "pg/settings.hpp"
+
+extern "C" {
+PG_MODULE_MAGIC;
+
+void _PG_init(void);
+PG_FUNCTION_INFO_V1(leadsync_normalize_phone);
+PG_FUNCTION_INFO_V1(leadsync_business_timezone);
+PG_FUNCTION_INFO_V1(leadsync_check_field_map);
+
+void _PG_init(void) { leadsync::pg::define_settings(); }
+
+// Hot path: no allocation beyond the result, no exception possible in the core call.
+Datum leadsync_normalize_phone(PG_FUNCTION_ARGS) {
+  text* phone = PG_GETARG_TEXT_PP(0);
+  std::optional<leadsync::PhoneNumber> normalized;
+  try {
+    normalized = leadsync::normalize_phone({VARDATA_ANY(phone), VARSIZE_ANY_EXHDR(phone)});
+  } catch (...) {
+    // normalize_phone neither allocates nor throws; this only keeps the border sealed.
+  }
+  if (!normalized) PG_RETURN_NULL();
+  PG_RETURN_TEXT_P(cstring_to_text_with_len(normalized->digits.data(), leadsync::PhoneNumber::kDigits));
+}
+
+Datum leadsync_business_timezone(PG_FUNCTION_ARGS) {
+  PG_RETURN_TEXT_P(cstring_to_text(leadsync::pg::business_timezone_name()));
+}
+
+Datum leadsync_check_field_map(PG_FUNCTION_ARGS) {
+  return leadsync::pg::run_sql_function(fcinfo, [](FunctionCallInfo fcinfo) -> Datum {
+    using leadsync::pg::SqlError;
+    if (PG_ARGISNULL(1)) return Datum(0);
+    if (PG_ARGISNULL(0)) throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "leadsync: source_type must not be NULL");
+    const char* source_type = leadsync::pg::call_postgres([&] { return text_to_cstring(PG_GETARG_TEXT_PP(0)); });
+    if (leadsync::find_builtin_source(source_type)) {
+      throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE,
+                     std::string("leadsync: \"") + source_type +
+                         "\" is a built-in source; its payloads are read by its own adapter, not a field_map",
+                     "Register a source_type of your own for payloads of another shape.");
+    }
+    Jsonb* field_map = leadsync::pg::call_postgres([&] { return PG_GETARG_JSONB_P(1); });
+    leadsync::pg::compile_field_map(field_map);
+    return Datum(0);
+  });
+}
+}

@@ -1,0 +1,488 @@
+// ingest_lead / ingest_leads: extraction in the C++ core, then the three-case dedup as a
+// few set-based statements per batch (DESIGN.md, "The three cases" and "Concurrency").
+//
+// Per batch, in one transaction:
+//   1. insert the batch's new phones into leads_master, ON CONFLICT DO NOTHING;
+//   2. insert one history row per (lead, source), ON CONFLICT DO NOTHING — in READ
+//      COMMITTED this statement's fresh snapshot sees leads that a concurrent batch
+//      committed while statement 1 waited for it;
+//   3. record rejects; 4. update the source's counters once.
+// Rows are written in phone order so concurrent batches lock in one order.
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/batch.hpp"
+#include "core/extract.hpp"
+#include "pg/field_map.hpp"
+#include "pg/guard.hpp"
+#include "pg/jsonb_access.hpp"
+#include "pg/settings.hpp"
+
+namespace leadsync::pg {
+namespace {
+
+// ---------------------------------------------------------------------------
+// Prepared statements, kept for the life of the backend. "@S@" is the quoted
+// schema of the extension; every other name is qualified with pg_catalog.
+// ---------------------------------------------------------------------------
+
+constexpr const char* kFindSourceSql =
+    "SELECT s.id, s.field_map FROM @S@.sources AS s"
+    " WHERE s.source_type OPERATOR(pg_catalog.=) $1";
+
+constexpr const char* kEnsureSourceSql = "SELECT @S@.ensure_source($1, $2)";
+
+// unnest keeps array order, and the arrays arrive sorted by phone.
+constexpr const char* kInsertLeadsSql =
+    "INSERT INTO @S@.leads_master AS l"
+    "  (phone_number_normalized, full_name, external_lead_id, raw_payload,"
+    "   platform_created_at, source_id)"
+    " SELECT u.phone, u.full_name, u.external_id, u.payload, u.created_at, $6"
+    "   FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.text[]),"
+    "        pg_catalog.unnest($3::pg_catalog.text[]), pg_catalog.unnest($4::pg_catalog.jsonb[]),"
+    "        pg_catalog.unnest($5::pg_catalog.timestamptz[]))"
+    "        AS u(phone, full_name, external_id, payload, created_at)"
+    " ON CONFLICT (phone_number_normalized) DO NOTHING"
+    " RETURNING l.phone_number_normalized, l.id";
+
+constexpr const char* kInsertHistorySql =
+    "WITH inserted AS ("
+    "  INSERT INTO @S@.lead_sources_history AS h"
+    "    (lead_id, source_id, external_id, raw_payload, is_primary, platform_created_at)"
+    "  SELECT l.id, $6, u.external_id, u.payload, u.is_primary, u.created_at"
+    "    FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.text[]),"
+    "         pg_catalog.unnest($3::pg_catalog.jsonb[]), pg_catalog.unnest($4::pg_catalog.timestamptz[]),"
+    "         pg_catalog.unnest($5::pg_catalog.bool[]))"
+    "         AS u(phone, external_id, payload, created_at, is_primary)"
+    "    JOIN @S@.leads_master AS l"
+    "      ON l.phone_number_normalized OPERATOR(pg_catalog.=) u.phone"
+    "  ON CONFLICT (lead_id, source_id) DO NOTHING"
+    "  RETURNING h.platform_created_at, h.received_at)"
+    " SELECT pg_catalog.count(*),"
+    "        pg_catalog.count(*) FILTER (WHERE @S@.business_date("
+    "            COALESCE(platform_created_at, received_at))"
+    "            OPERATOR(pg_catalog.=) @S@.business_today())"
+    "   FROM inserted";
+
+constexpr const char* kInsertRejectsSql =
+    "INSERT INTO @S@.lead_rejects (source_id, reason, raw_payload, payload_md5)"
+    " SELECT $3, u.reason, u.payload, pg_catalog.md5(u.payload::pg_catalog.text)"
+    "   FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.jsonb[]))"
+    "        AS u(reason, payload)"
+    " ON CONFLICT (source_id, payload_md5) DO NOTHING";
+
+// A count of an earlier business day is replaced, not added to: the daily rollover.
+constexpr const char* kUpdateCountsSql =
+    "UPDATE @S@.sources AS s"
+    "   SET total_leads_count = s.total_leads_count OPERATOR(pg_catalog.+) $2,"
+    "       todays_leads_count = CASE WHEN s.todays_count_date OPERATOR(pg_catalog.=) @S@.business_today()"
+    "                                 THEN s.todays_leads_count OPERATOR(pg_catalog.+) $3 ELSE $3 END,"
+    "       todays_count_date = @S@.business_today()"
+    " WHERE s.id OPERATOR(pg_catalog.=) $1";
+
+constexpr const char* kFindLeadSql =
+    "SELECT l.id FROM @S@.leads_master AS l"
+    " WHERE l.phone_number_normalized OPERATOR(pg_catalog.=) $1";
+
+struct Statement {
+  const char* sql;
+  std::vector<Oid> argument_types;
+  SPIPlanPtr plan = nullptr;
+};
+
+struct Statements {
+  Oid schema = InvalidOid;
+  Statement find_source{kFindSourceSql, {TEXTOID}};
+  Statement ensure_source{kEnsureSourceSql, {TEXTOID, TEXTOID}};
+  Statement insert_leads{kInsertLeadsSql,
+                         {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, TIMESTAMPTZARRAYOID, INT8OID}};
+  Statement insert_history{kInsertHistorySql,
+                           {TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, TIMESTAMPTZARRAYOID, BOOLARRAYOID, INT8OID}};
+  Statement insert_rejects{kInsertRejectsSql, {TEXTARRAYOID, JSONBARRAYOID, INT8OID}};
+  Statement update_counts{kUpdateCountsSql, {INT8OID, INT8OID, INT8OID}};
+  Statement find_lead{kFindLeadSql, {TEXTOID}};
+
+  Statement* all[7] = {&find_source, &ensure_source, &insert_leads, &insert_history,
+                       &insert_rejects, &update_counts, &find_lead};
+};
+
+Statements statements;
+
+std::string with_schema(const char* sql, const std::string& quoted_schema) {
+  std::string text(sql);
+  for (std::size_t at; (at = text.find("@S@")) != std::string::npos;) text.replace(at, 3, quoted_schema);
+  return text;
+}
+
+// Prepares the statements for the schema the called function lives in (once per
+// backend, again if the extension moved). Requires an SPI connection.
+void prepare_statements(Oid function_oid) {
+  Oid schema = call_postgres([&] { return get_func_namespace(function_oid); });
+  if (schema == statements.schema) return;
+  const char* quoted = call_postgres([&] { return quote_identifier(get_namespace_name(schema)); });
+  const std::string quoted_schema(quoted);
+  for (Statement* statement : statements.all) {
+    const std::string sql = with_schema(statement->sql, quoted_schema);
+    SPIPlanPtr old_plan = statement->plan;
+    statement->plan = call_postgres([&] {
+      if (old_plan) SPI_freeplan(old_plan);
+      SPIPlanPtr plan = SPI_prepare(sql.c_str(), static_cast<int>(statement->argument_types.size()),
+                                    statement->argument_types.data());
+      if (plan == nullptr) elog(ERROR, "leadsync: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+      SPI_keepplan(plan);
+      return plan;
+    });
+  }
+  statements.schema = schema;
+}
+
+// Runs a prepared statement; its rows are then in SPI_tuptable.
+uint64 execute(const Statement& statement, Datum* values, const char* nulls) {
+  return call_postgres([&] {
+    int rc = SPI_execute_plan(statement.plan, values, nulls, false, 0);
+    if (rc < 0) elog(ERROR, "leadsync: SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+    return SPI_processed;
+  });
+}
+
+// Column `column` (1-based) of result row `row`; nullopt when NULL.
+std::optional<Datum> result_value(uint64 row, int column) {
+  bool is_null = false;
+  Datum value = call_postgres(
+      [&] { return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, column, &is_null); });
+  if (is_null) return std::nullopt;
+  return value;
+}
+
+// ---------------------------------------------------------------------------
+// Building SQL arrays from C++ values.
+// ---------------------------------------------------------------------------
+
+struct ArrayBuilder {
+  std::vector<Datum> values;
+  std::unique_ptr<bool[]> nulls;
+  std::size_t count = 0;
+
+  explicit ArrayBuilder(std::size_t size) : values(size), nulls(new bool[size]()) {}
+  void add(Datum value) { values[count++] = value; }
+  void add_null() { nulls[count++] = true; }
+
+  Datum build(Oid element_type) {
+    return call_postgres([&] {
+      int16 length;
+      bool by_value;
+      char alignment;
+      get_typlenbyvalalign(element_type, &length, &by_value, &alignment);
+      int dims[1] = {static_cast<int>(count)};
+      int lower_bounds[1] = {1};
+      return PointerGetDatum(construct_md_array(values.data(), nulls.get(), 1, dims, lower_bounds,
+                                                element_type, length, by_value, alignment));
+    });
+  }
+};
+
+Datum text_datum(std::string_view text) {
+  return call_postgres(
+      [&] { return PointerGetDatum(cstring_to_text_with_len(text.data(), static_cast<int>(text.size()))); });
+}
+
+constexpr int64 kUnixToPostgresEpochMicros = int64{946684800} * 1000000;
+
+// An event time as timestamptz: a time without offset is read in the business zone.
+Datum event_time_datum(const EventTime& time, const char* business_zone) {
+  Timestamp as_utc = time.unix_micros - kUnixToPostgresEpochMicros;
+  if (time.has_utc_offset) return TimestampTzGetDatum(as_utc);
+  return call_postgres([&] {
+    return DirectFunctionCall2(timestamp_zone, CStringGetTextDatum(business_zone), TimestampGetDatum(as_utc));
+  });
+}
+
+// ---------------------------------------------------------------------------
+// One batch.
+// ---------------------------------------------------------------------------
+
+struct Source {
+  int64 id = 0;
+  SourceKind kind = SourceKind::Custom;
+  std::optional<CompiledFieldMap> field_map;  // custom sources only
+};
+
+struct AcceptedLead {
+  Lead lead;
+  Datum payload;  // jsonb, in SPI procedure memory
+};
+
+struct RejectedPayload {
+  std::string reason;
+  Datum payload;
+};
+
+struct BatchOutcome {
+  int64 inserted_new = 0;
+  int64 duplicate_same_source = 0;
+  int64 cross_source_history = 0;
+  int64 rejected = 0;
+  // Set for a batch of one payload, for ingest_lead.
+  std::optional<int64> lead_id;
+  std::string reject_reason;
+};
+
+std::string quoted_schema_name() {
+  return call_postgres([] { return quote_identifier(get_namespace_name(statements.schema)); });
+}
+
+Source find_or_create_source(const std::string& source_type) {
+  Datum type_arg = text_datum(source_type);
+  uint64 rows = execute(statements.find_source, &type_arg, nullptr);
+  auto builtin = find_builtin_source(source_type);
+  Source source;
+  if (rows == 0) {
+    if (!builtin) {
+      throw SqlError(ERRCODE_UNDEFINED_OBJECT, "leadsync: unknown source_type \"" + source_type + "\"",
+                     "Built-in types are meta_form, knowlarity_call and google_ads. Register another with "
+                     "SELECT " + quoted_schema_name() + ".ensure_source('Display Name', '" + source_type +
+                         "', '{\"phone\": [\"$.phone\"], \"name\": [\"$.name\"]}');");
+    }
+    Datum args[2] = {text_datum(builtin->display_name), type_arg};
+    execute(statements.ensure_source, args, nullptr);
+    source.id = DatumGetInt64(*result_value(0, 1));
+    source.kind = builtin->kind;
+    return source;
+  }
+  source.id = DatumGetInt64(*result_value(0, 1));
+  if (builtin) {
+    source.kind = builtin->kind;
+    return source;
+  }
+  auto field_map = result_value(0, 2);
+  if (!field_map) {
+    throw SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                   "leadsync: source_type \"" + source_type + "\" has no field_map to read its payloads with",
+                   "Give it one with SELECT " + quoted_schema_name() + ".ensure_source('Display Name', '" +
+                       source_type + "', '{\"phone\": [\"$.phone\"]}');");
+  }
+  Jsonb* map = call_postgres([&] { return DatumGetJsonbP(*field_map); });
+  source.field_map = compile_field_map(map);
+  return source;
+}
+
+Extraction extract_payload(const Source& source, JsonbValue* element, Datum payload) {
+  JsonbAccess access(*element);
+  if (!source.field_map) return extract_lead(source.kind, access);
+  if (!access.is_object()) return Extraction::rejected(reason_not_an_object(access.type_name()));
+  Jsonb* document = call_postgres([&] { return DatumGetJsonbP(payload); });
+  return finish_extraction(gather_with_field_map(*source.field_map, document));
+}
+
+// Extracts every payload of the array; payload jsonb values are kept for the writes.
+void extract_batch(const Source& source, const std::vector<JsonbValue*>& elements,
+                   std::vector<AcceptedLead>& accepted, std::vector<RejectedPayload>& rejected) {
+  MemoryContext batch_memory = CurrentMemoryContext;
+  MemoryContext scratch = call_postgres([] {
+    return AllocSetContextCreate(CurrentMemoryContext, "leadsync extraction", ALLOCSET_DEFAULT_SIZES);
+  });
+  for (JsonbValue* element : elements) {
+    Datum payload = call_postgres([&] { return JsonbPGetDatum(JsonbValueToJsonb(element)); });
+    MemoryContextSwitchTo(scratch);  // the adapters' temporary allocations
+    Extraction extraction = extract_payload(source, element, payload);
+    MemoryContextSwitchTo(batch_memory);
+    MemoryContextReset(scratch);
+    if (extraction.lead)
+      accepted.push_back({std::move(*extraction.lead), payload});
+    else
+      rejected.push_back({std::move(extraction.reject_reason), payload});
+    call_postgres([] { CHECK_FOR_INTERRUPTS(); });
+  }
+}
+
+void write_rejects(const Source& source, const std::vector<RejectedPayload>& rejected) {
+  if (rejected.empty()) return;
+  ArrayBuilder reasons(rejected.size()), payloads(rejected.size());
+  for (const RejectedPayload& reject : rejected) {
+    reasons.add(text_datum(reject.reason));
+    payloads.add(reject.payload);
+  }
+  Datum args[3] = {reasons.build(TEXTOID), payloads.build(JSONBOID), Int64GetDatum(source.id)};
+  execute(statements.insert_rejects, args, nullptr);
+}
+
+BatchOutcome write_batch(const Source& source, std::vector<AcceptedLead>& accepted,
+                         const std::vector<RejectedPayload>& rejected) {
+  BatchOutcome outcome;
+  outcome.rejected = static_cast<int64>(rejected.size());
+  write_rejects(source, rejected);
+  if (accepted.empty()) return outcome;
+
+  std::vector<Lead> leads;
+  leads.reserve(accepted.size());
+  for (const AcceptedLead& item : accepted) leads.push_back(item.lead);
+  const BatchPlan plan = plan_batch(leads);
+  const std::size_t count = plan.writes.size();
+  const char* zone = business_timezone_name();
+
+  ArrayBuilder phones(count), names(count), external_ids(count), payloads(count), created_at(count);
+  std::vector<std::string> sorted_phones;
+  sorted_phones.reserve(count);
+  for (std::size_t index : plan.writes) {
+    const AcceptedLead& item = accepted[index];
+    sorted_phones.push_back(item.lead.phone.str());
+    phones.add(text_datum(item.lead.phone.view()));
+    item.lead.full_name ? names.add(text_datum(*item.lead.full_name)) : names.add_null();
+    item.lead.external_id ? external_ids.add(text_datum(*item.lead.external_id)) : external_ids.add_null();
+    payloads.add(item.payload);
+    item.lead.event_time ? created_at.add(event_time_datum(*item.lead.event_time, zone)) : created_at.add_null();
+  }
+  const Datum phone_array = phones.build(TEXTOID);
+  const Datum external_id_array = external_ids.build(TEXTOID);
+  const Datum payload_array = payloads.build(JSONBOID);
+  const Datum created_at_array = created_at.build(TIMESTAMPTZOID);
+
+  // 1. New phones become leads.
+  Datum lead_args[6] = {phone_array, names.build(TEXTOID), external_id_array, payload_array,
+                        created_at_array, Int64GetDatum(source.id)};
+  const uint64 new_leads = execute(statements.insert_leads, lead_args, nullptr);
+  std::vector<bool> is_new(count, false);
+  for (uint64 row = 0; row < new_leads; ++row) {
+    Datum phone_text = *result_value(row, 1);
+    std::string phone(call_postgres([&] { return TextDatumGetCString(phone_text); }));
+    auto at = std::lower_bound(sorted_phones.begin(), sorted_phones.end(), phone);
+    is_new[static_cast<std::size_t>(at - sorted_phones.begin())] = true;
+    if (count == 1) outcome.lead_id = DatumGetInt64(*result_value(row, 2));
+  }
+  outcome.inserted_new = static_cast<int64>(new_leads);
+
+  // 2. Every lead gets this source's history row, unless it has one (case B).
+  ArrayBuilder primary(count);
+  for (bool flag : is_new) primary.add(BoolGetDatum(flag));
+  Datum history_args[6] = {phone_array, external_id_array, payload_array, created_at_array,
+                           primary.build(BOOLOID), Int64GetDatum(source.id)};
+  execute(statements.insert_history, history_args, nullptr);
+  const int64 history_rows = DatumGetInt64(*result_value(0, 1));
+  const int64 todays_rows = DatumGetInt64(*result_value(0, 2));
+  outcome.cross_source_history = history_rows - outcome.inserted_new;
+  outcome.duplicate_same_source =
+      static_cast<int64>(accepted.size()) - outcome.inserted_new - outcome.cross_source_history;
+
+  // 3. The source's counters, once per batch.
+  if (history_rows > 0) {
+    Datum count_args[3] = {Int64GetDatum(source.id), Int64GetDatum(history_rows), Int64GetDatum(todays_rows)};
+    execute(statements.update_counts, count_args, nullptr);
+  }
+  if (count == 1 && !outcome.lead_id) {
+    Datum phone_arg = text_datum(sorted_phones.front());
+    if (execute(statements.find_lead, &phone_arg, nullptr) == 1)
+      outcome.lead_id = DatumGetInt64(*result_value(0, 1));
+  }
+  return outcome;
+}
+
+std::string required_text_argument(FunctionCallInfo fcinfo, int index, const char* name) {
+  if (PG_ARGISNULL(index))
+    throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, std::string("leadsync: ") + name + " must not be NULL");
+  char* value = call_postgres([&] { return text_to_cstring(PG_GETARG_TEXT_PP(index)); });
+  return std::string(value);
+}
+
+Jsonb* required_jsonb_argument(FunctionCallInfo fcinfo, int index, const char* name) {
+  if (PG_ARGISNULL(index))
+    throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, std::string("leadsync: ") + name + " must not be NULL");
+  return call_postgres([&] { return PG_GETARG_JSONB_P(index); });
+}
+
+// Ingests `elements` (JSON values of one source) as one batch, inside an SPI connection.
+BatchOutcome ingest(FunctionCallInfo fcinfo, const std::string& source_type,
+                    const std::vector<JsonbValue*>& elements) {
+  prepare_statements(fcinfo->flinfo->fn_oid);
+  const Source source = find_or_create_source(source_type);
+  std::vector<AcceptedLead> accepted;
+  std::vector<RejectedPayload> rejected;
+  accepted.reserve(elements.size());
+  extract_batch(source, elements, accepted, rejected);
+  BatchOutcome outcome = write_batch(source, accepted, rejected);
+  if (elements.size() == 1 && !rejected.empty()) outcome.reject_reason = rejected.front().reason;
+  return outcome;
+}
+
+void connect_spi() {
+  call_postgres([] {
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "leadsync: SPI_connect failed");
+  });
+}
+
+void finish_spi() {
+  call_postgres([] { SPI_finish(); });
+}
+
+Datum ingest_lead_body(FunctionCallInfo fcinfo) {
+  const std::string source_type = required_text_argument(fcinfo, 0, "source_type");
+  Jsonb* payload = required_jsonb_argument(fcinfo, 1, "payload");
+  JsonbValue root = JsonbAccess::of_document(payload).value();
+
+  connect_spi();
+  const BatchOutcome outcome = ingest(fcinfo, source_type, {&root});
+  finish_spi();
+
+  const char* result_outcome = outcome.rejected ? "rejected"
+                               : outcome.inserted_new ? "inserted_new"
+                               : outcome.cross_source_history ? "cross_source_history"
+                                                              : "duplicate_same_source";
+  const std::string& reason = outcome.reject_reason;
+  const bool has_lead = outcome.lead_id.has_value();
+  const int64 lead_id = outcome.lead_id.value_or(0);
+  return call_postgres([&] {
+    TupleDesc descriptor;
+    if (get_call_result_type(fcinfo, nullptr, &descriptor) != TYPEFUNC_COMPOSITE)
+      elog(ERROR, "leadsync: ingest_lead must return a composite type");
+    descriptor = BlessTupleDesc(descriptor);
+    Datum values[3] = {CStringGetTextDatum(result_outcome), Int64GetDatum(lead_id),
+                       reason.empty() ? Datum(0) : CStringGetTextDatum(reason.c_str())};
+    bool nulls[3] = {false, !has_lead, reason.empty()};
+    return HeapTupleGetDatum(heap_form_tuple(descriptor, values, nulls));
+  });
+}
+
+Datum ingest_leads_body(FunctionCallInfo fcinfo) {
+  const std::string source_type = required_text_argument(fcinfo, 0, "source_type");
+  Jsonb* payloads = required_jsonb_argument(fcinfo, 1, "payloads");
+  JsonbAccess array = JsonbAccess::of_document(payloads);
+  if (!array.is_array())
+    throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE,
+                   "leadsync: payloads must be a JSON array of lead payloads, not " +
+                       std::string(array.type_name()),
+                   "Wrap a single payload in [ ], or call ingest_lead for one lead.");
+
+  connect_spi();
+  std::vector<JsonbValue*> elements(array.size());
+  JsonbContainer* container = array.value().val.binary.data;
+  for (std::size_t i = 0; i < elements.size(); ++i)
+    elements[i] = call_postgres([&] { return getIthJsonbValueFromContainer(container, static_cast<uint32>(i)); });
+  const BatchOutcome outcome = ingest(fcinfo, source_type, elements);
+  finish_spi();
+
+  char summary[256];
+  snprintf(summary, sizeof summary,
+                "{\"insertedNew\": %lld, \"duplicateSameSource\": %lld, \"crossSourceHistory\": %lld, "
+                "\"rejected\": %lld}",
+                static_cast<long long>(outcome.inserted_new), static_cast<long long>(outcome.duplicate_same_source),
+                static_cast<long long>(outcome.cross_source_history), static_cast<long long>(outcome.rejected));
+  return call_postgres([&] { return DirectFunctionCall1(jsonb_in, CStringGetDatum(summary)); });
+}
+
+}  // namespace
+}  // namespace leadsync::pg
+
+extern "C" {
+PG_FUNCTION_INFO_V1(leadsync_ingest_lead);
+PG_FUNCTION_INFO_V1(leadsync_ingest_leads);
+
+Datum leadsync_ingest_lead(PG_FUNCTION_ARGS) {
+  return leadsync::pg::run_sql_function(fcinfo, leadsync::pg::ingest_lead_body);
+}
+
+Datum leadsync_ingest_leads(PG_FUNCTION_ARGS) {
+  return leadsync::pg::run_sql_function(fcinfo, leadsync::pg::ingest_leads_body);
+}
+}

@@ -1,0 +1,13 @@
+// The extension's settings (GUCs), declared in one place: settings.cpp.
+#pragma once
+
+namespace leadsync::pg {
+
+// Registers every leadsync.* setting; called once from _PG_init.
+void define_settings();
+
+// The business time zone's name: leadsync.timezone, or the session's TimeZone when
+// that is empty. Never raises an error. Returns a string owned by PostgreSQL.
+const char* business_timezone_name();
+
+}  // namespace leadsync::pg

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every test: the C++ unit tests (ctest), then the pgTAP suites (pg_prove) and the
+# multi-session tests (prove) against a throwaway PostgreSQL 15.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+install_packages
+build_all
+
+failed=0
+log "unit tests (ctest)"
+ctest --test-dir "$LEADSYNC_BUILD_DIR" --output-on-failure || failed=1
+
+start_cluster
+export LEADSYNC_ROOT
+createdb leadsync_test
+psql -q -X -d leadsync_test -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION leadsync"
+
+log "SQL tests (pg_prove)"
+pg_prove -d leadsync_test "$LEADSYNC_ROOT"/test/sql/*.sql || failed=1
+
+log "multi-session tests (prove)"
+prove "$LEADSYNC_ROOT"/test/t/*.sh || failed=1
+
+if [ "$failed" != 0 ]; then
+  log "FAILED (server log follows)"
+  tail -n 50 "$LEADSYNC_CLUSTER_DIR/server.log" >&2 || true
+fi
+exit "$failed"

@@ -1,0 +1,67 @@
+\ir lib/setup.sql
+SELECT plan(24);
+
+-- The schema existing apps read.
+SELECT has_table(t, format('table %s exists', t))
+  FROM unnest(ARRAY['sources', 'leads_master', 'lead_sources_history', 'lead_rejects']) t;
+SELECT columns_are('sources', ARRAY['id', 'display_name', 'source_type', 'total_leads_count',
+                   'todays_leads_count', 'todays_count_date', 'field_map', 'created_at'],
+                   'sources has its seed columns, the date of today''s count and the field_map');
+SELECT columns_are('leads_master', ARRAY['id', 'full_name', 'phone_number_normalized', 'alternate_phone_number',
+                   'source_id', 'external_lead_id', 'assigned_to', 'status', 'next_followup_at', 'total_attempts',
+                   'is_qualified', 'raw_payload', 'created_at', 'platform_created_at'],
+                   'leads_master has its seed columns, created_at and the platform''s event time');
+SELECT columns_are('lead_sources_history', ARRAY['id', 'lead_id', 'source_id', 'external_id', 'raw_payload',
+                   'is_primary', 'received_at', 'platform_created_at'],
+                   'lead_sources_history has its seed columns and the platform''s event time');
+SELECT is((SELECT array_agg(c::regclass::text ORDER BY c::regclass::text) FROM pg_extension e, unnest(e.extconfig) c
+            WHERE e.extname = 'leadsync'),
+          ARRAY['lead_rejects', 'lead_rejects_id_seq', 'lead_sources_history', 'lead_sources_history_id_seq',
+                'leads_master', 'leads_master_id_seq', 'sources', 'sources_id_seq'],
+          'every table holding leads, and its id sequence, is registered for pg_dump');
+SELECT is((SELECT count(*) FROM sources), 0::bigint, 'CREATE EXTENSION creates no source row itself');
+
+-- ensure_source: create once, never rename.
+SELECT is(ensure_source('Meta', 'meta_form'), ensure_source('Meta', 'meta_form'),
+          'ensure_source returns the same id for the same source_type');
+UPDATE sources SET display_name = 'Facebook Ads' WHERE source_type = 'meta_form';
+SELECT is(ensure_source('Meta', 'meta_form'), pg_temp.source_id('meta_form'), 'after a rename the id is the same');
+SELECT is((SELECT display_name FROM sources WHERE source_type = 'meta_form'), 'Facebook Ads',
+          'ensure_source never renames: the admin''s name wins');
+SELECT FROM ingest_lead('meta_form', pg_temp.meta_lead('9800000001', 'r-1'));
+SELECT is((SELECT count(*) FROM sources), 1::bigint, 'ingest finds the renamed source by its source_type');
+
+-- field_map validation, at registration time.
+SELECT throws_like($$ SELECT ensure_source('Bad', 'bad', '{"phone": ["$.a.("]}') $$,
+                   '%"phone" path "$.a.(" is not an SQL/JSON path%', 'a bad path is an error naming the path');
+SELECT throws_like($$ SELECT ensure_source('Bad', 'bad', '{"name": ["$.n"]}') $$,
+                   '%"phone" is required%', 'a field_map without phone is an error');
+SELECT throws_like($$ SELECT ensure_source('Bad', 'bad', '{"phone": ["$.p"], "email": ["$.e"]}') $$,
+                   '%only the keys phone, name, external_id and created_at%', 'an unknown key is an error');
+SELECT throws_like($$ SELECT ensure_source('Bad', 'bad', '{"phone": "$.p"}') $$,
+                   '%"phone" must be a non-empty array%', 'paths must come as a list');
+SELECT throws_like($$ SELECT ensure_source('Bad', 'bad', '["$.p"]') $$,
+                   '%must be a JSON object%', 'a field_map must be an object');
+SELECT throws_like($$ SELECT ensure_source('Meta', 'meta_form', '{"phone": ["$.p"]}') $$,
+                   '%"meta_form" is a built-in source%', 'built-in sources take no field_map');
+SELECT is((SELECT count(*) FROM sources WHERE source_type = 'bad'), 0::bigint, 'a rejected field_map registers nothing');
+
+-- A new field_map replaces the old one; strict-mode paths work too.
+SELECT FROM ensure_source('Partner', 'partner_api', '{"phone": ["$.phone"]}');
+SELECT FROM ensure_source('Partner', 'partner_api', '{"phone": ["strict $.contact.phone", "$.phone"]}');
+SELECT is((ingest_lead('partner_api', '{"contact": {"phone": "9800000002"}}')).outcome, 'inserted_new',
+          're-registering a source with a new field_map updates how its payloads are read');
+
+-- recount_sources repairs counters after manual edits, and reports what it fixed.
+SELECT FROM ingest_lead('knowlarity_call', pg_temp.knowlarity_call('9800000001', 'r-k'));
+UPDATE sources SET total_leads_count = 40, todays_leads_count = 5 WHERE source_type = 'knowlarity_call';
+SELECT results_eq($$ SELECT * FROM recount_sources() $$,
+                  $$ VALUES ('knowlarity_call', 40::bigint, 1::bigint, 5::bigint, 1::bigint) $$,
+                  'recount_sources returns each corrected source with its counts before and after');
+SELECT is_empty($$ SELECT * FROM recount_sources() $$, 'a second recount finds nothing to correct');
+
+SELECT is_empty('SELECT * FROM pg_temp.counter_mismatches()',
+                'every source''s total equals its history rows, and today''s count its rows of today');
+
+SELECT * FROM finish();
+ROLLBACK;
