@@ -12,7 +12,8 @@ log "unit tests (ctest)"
 ctest --test-dir "$LEADSYNC_BUILD_DIR" --output-on-failure || failed=1
 
 start_cluster
-export LEADSYNC_ROOT
+export LEADSYNC_ROOT LEADSYNC_BUILD_DIR
+export LEADSYNC_FETCH=$LEADSYNC_BUILD_DIR/fetcher/leadsync-fetch
 createdb leadsync_test
 psql -q -X -d leadsync_test -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION leadsync"
 

@@ -148,13 +148,22 @@ BEGIN
         RAISE EXCEPTION 'leadsync.ensure_source: display_name and source_type must not be NULL';
     END IF;
     PERFORM @extschema@.check_field_map(source_type, field_map);
-    INSERT INTO @extschema@.sources AS s (display_name, source_type, field_map)
-        VALUES (ensure_source.display_name, ensure_source.source_type, ensure_source.field_map)
-        ON CONFLICT ON CONSTRAINT sources_source_type_key DO UPDATE
-            SET field_map = excluded.field_map
-            WHERE excluded.field_map IS NOT NULL
-              AND excluded.field_map IS DISTINCT FROM s.field_map
-        RETURNING s.id INTO found_id;
+    IF field_map IS NULL THEN
+        -- DO NOTHING locks no existing row: ingest calls this for a built-in source's
+        -- first lead, and a row lock taken here, before the batch's phones, could
+        -- deadlock with a concurrent batch of the same source.
+        INSERT INTO @extschema@.sources AS s (display_name, source_type)
+            VALUES (ensure_source.display_name, ensure_source.source_type)
+            ON CONFLICT ON CONSTRAINT sources_source_type_key DO NOTHING
+            RETURNING s.id INTO found_id;
+    ELSE
+        INSERT INTO @extschema@.sources AS s (display_name, source_type, field_map)
+            VALUES (ensure_source.display_name, ensure_source.source_type, ensure_source.field_map)
+            ON CONFLICT ON CONSTRAINT sources_source_type_key DO UPDATE
+                SET field_map = excluded.field_map
+                WHERE excluded.field_map IS DISTINCT FROM s.field_map
+            RETURNING s.id INTO found_id;
+    END IF;
     IF found_id IS NULL THEN
         SELECT s.id INTO found_id FROM @extschema@.sources AS s
          WHERE s.source_type OPERATOR(pg_catalog.=) ensure_source.source_type;
@@ -251,6 +260,89 @@ COMMENT ON FUNCTION @extschema@.recount_sources() IS
     'Recomputes both counters of every source from lead_sources_history; returns the rows it corrected.';
 
 -- ---------------------------------------------------------------------------
+-- Sync windows: where each source's last fully successful fetch ended, so the
+-- next run (leadsync-fetch or, later, sync_source) starts there, minus an overlap.
+-- ---------------------------------------------------------------------------
+
+CREATE TABLE @extschema@.sync_state (
+    source_type     text PRIMARY KEY,
+    synced_until    timestamptz,
+    last_success_at timestamptz,
+    last_summary    jsonb,
+    last_error      text,
+    last_error_at   timestamptz
+);
+COMMENT ON TABLE @extschema@.sync_state IS
+    'Per source: the end of the last fetch window whose every page was ingested, and the last outcome.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.sync_state', '');
+
+CREATE FUNCTION @extschema@.sync_window_start(source_type text, overlap interval DEFAULT '10 minutes',
+                                              first_lookback interval DEFAULT '24 hours')
+    RETURNS timestamptz
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        SELECT COALESCE(
+            (SELECT st.synced_until OPERATOR(pg_catalog.-) overlap FROM @extschema@.sync_state AS st
+              WHERE st.source_type OPERATOR(pg_catalog.=) sync_window_start.source_type),
+            pg_catalog.now() OPERATOR(pg_catalog.-) first_lookback);
+    END;
+COMMENT ON FUNCTION @extschema@.sync_window_start(text, interval, interval) IS
+    'Where the next fetch of a source starts: the saved window end minus overlap, or now minus first_lookback.';
+
+CREATE FUNCTION @extschema@.record_sync_success(source_type text, since timestamptz, until timestamptz,
+                                                summary jsonb)
+    RETURNS timestamptz
+    LANGUAGE sql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        -- The saved point moves only forward, and only over a window that joins it:
+        -- a backfill of an older range, or a run that starts after a gap, leaves it.
+        INSERT INTO @extschema@.sync_state AS st (source_type, synced_until, last_success_at, last_summary)
+            VALUES (record_sync_success.source_type, record_sync_success.until, pg_catalog.now(),
+                    record_sync_success.summary)
+            ON CONFLICT ON CONSTRAINT sync_state_pkey DO UPDATE
+            SET synced_until = CASE
+                    WHEN st.synced_until IS NULL
+                      OR (excluded.synced_until OPERATOR(pg_catalog.>) st.synced_until
+                          AND record_sync_success.since OPERATOR(pg_catalog.<=) st.synced_until)
+                    THEN excluded.synced_until ELSE st.synced_until END,
+                last_success_at = excluded.last_success_at,
+                last_summary = excluded.last_summary
+            RETURNING st.synced_until;
+    END;
+COMMENT ON FUNCTION @extschema@.record_sync_success(text, timestamptz, timestamptz, jsonb) IS
+    'Records a fetch whose every page was ingested; returns the saved window end.';
+
+CREATE FUNCTION @extschema@.record_sync_failure(source_type text, error text) RETURNS void
+    LANGUAGE sql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        INSERT INTO @extschema@.sync_state AS st (source_type, last_error, last_error_at)
+            VALUES (record_sync_failure.source_type, record_sync_failure.error, pg_catalog.now())
+            ON CONFLICT ON CONSTRAINT sync_state_pkey DO UPDATE
+            SET last_error = excluded.last_error, last_error_at = excluded.last_error_at;
+    END;
+COMMENT ON FUNCTION @extschema@.record_sync_failure(text, text) IS
+    'Records why a fetch failed; the saved window end is left where it was.';
+
+CREATE FUNCTION @extschema@.sync_status()
+    RETURNS TABLE (display_name text, source_type text, total_leads_count bigint, todays_leads_count bigint,
+                   synced_until timestamptz, last_success_at timestamptz, last_error text,
+                   last_error_at timestamptz)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        SELECT c.display_name, COALESCE(c.source_type, st.source_type), c.total_leads_count,
+               c.todays_leads_count, st.synced_until, st.last_success_at, st.last_error, st.last_error_at
+          FROM @extschema@.source_counts AS c
+          FULL JOIN @extschema@.sync_state AS st ON st.source_type OPERATOR(pg_catalog.=) c.source_type
+         ORDER BY 2;
+    END;
+COMMENT ON FUNCTION @extschema@.sync_status() IS
+    'Each source''s counts with its last successful sync and last error, for leadsync-fetch status.';
+
+-- ---------------------------------------------------------------------------
 -- Privileges: only the owner, and roles it grants, may ingest or administer.
 -- ---------------------------------------------------------------------------
 
@@ -259,3 +351,7 @@ REVOKE ALL ON FUNCTION @extschema@.ingest_leads(text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.ensure_source(text, text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.reset_daily_counts() FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.recount_sources() FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.sync_window_start(text, interval, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.record_sync_success(text, timestamptz, timestamptz, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.record_sync_failure(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.sync_status() FROM PUBLIC;

@@ -1,0 +1,150 @@
+// Settings (environment variables for leadsync-fetch) to FetchConfig.
+#include "config.hpp"
+
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
+
+namespace leadsync::sync {
+namespace {
+
+class Settings {
+ public:
+  Settings(const SettingLookup& lookup, std::vector<std::string>& missing, std::vector<std::string>& invalid)
+      : lookup_(lookup), missing_(missing), invalid_(invalid) {}
+
+  std::string optional(const char* name, const std::string& fallback = {}) const {
+    std::string value = lookup_(name);
+    return value.empty() ? fallback : value;
+  }
+
+  std::string required(const char* name) const {
+    std::string value = lookup_(name);
+    if (value.empty()) missing_.push_back(name);
+    return value;
+  }
+
+  // A number within [low, high], else `fallback` and a complaint.
+  double number(const char* name, double fallback, double low, double high) const {
+    const std::string text = lookup_(name);
+    if (text.empty()) return fallback;
+    char* end = nullptr;
+    const double value = std::strtod(text.c_str(), &end);
+    if (end == text.c_str() || *end != '\0' || value < low || value > high) {
+      invalid_.push_back(std::string(name) + "=" + text + " is not a number from " + trim_number(low) + " to " +
+                         trim_number(high));
+      return fallback;
+    }
+    return value;
+  }
+
+  std::string url(const char* name, const std::string& fallback) const {
+    std::string url = optional(name, fallback);
+    while (!url.empty() && url.back() == '/') url.pop_back();
+    if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
+      invalid_.push_back(std::string(name) + " must be an http:// or https:// URL");
+    return url;
+  }
+
+ private:
+  static std::string trim_number(double value) {
+    std::string text = std::to_string(value);
+    text.erase(text.find_last_not_of('0') + 1);
+    if (!text.empty() && text.back() == '.') text.pop_back();
+    return text;
+  }
+
+  const SettingLookup& lookup_;
+  std::vector<std::string>& missing_;
+  std::vector<std::string>& invalid_;
+};
+
+std::vector<std::string> comma_list(const std::string& text) {
+  std::vector<std::string> items;
+  std::stringstream stream(text);
+  for (std::string item; std::getline(stream, item, ',');) {
+    const auto first = item.find_first_not_of(" \t");
+    if (first == std::string::npos) continue;
+    items.push_back(item.substr(first, item.find_last_not_of(" \t") - first + 1));
+  }
+  return items;
+}
+
+}  // namespace
+
+std::string environment_setting(const char* name) {
+  const char* value = std::getenv(name);
+  return value ? value : "";
+}
+
+FetchConfig load_config(const std::string& command, bool have_form_ids, const SettingLookup& lookup,
+                        std::vector<std::string>& missing, std::vector<std::string>& invalid) {
+  const Settings settings(lookup, missing, invalid);
+  FetchConfig config;
+  config.database_url = settings.optional("DATABASE_URL");
+  config.schema = settings.optional("LEADSYNC_SCHEMA", "public");
+  config.overlap_seconds = static_cast<long>(settings.number("LEADSYNC_OVERLAP_MINUTES", 10, 0, 7 * 24 * 60) * 60);
+  config.first_lookback_seconds =
+      static_cast<long>(settings.number("LEADSYNC_FIRST_LOOKBACK_HOURS", 24, 1, 24 * 90) * 3600);
+  config.retry.max_attempts = static_cast<int>(settings.number("LEADSYNC_RETRY_ATTEMPTS", 6, 1, 100));
+  config.retry.base_delay_seconds = settings.number("LEADSYNC_RETRY_BASE_SECONDS", 1, 0, 600);
+  config.retry.max_delay_seconds = settings.number("LEADSYNC_RETRY_MAX_DELAY_SECONDS", 60, 0, 3600);
+  config.retry.max_total_seconds = settings.number("LEADSYNC_RETRY_BUDGET_SECONDS", 300, 0, 24 * 3600);
+  config.http.connect_timeout_ms =
+      static_cast<long>(settings.number("LEADSYNC_CONNECT_TIMEOUT_SECONDS", 10, 0.1, 600) * 1000);
+  config.http.total_timeout_ms = static_cast<long>(settings.number("LEADSYNC_HTTP_TIMEOUT_SECONDS", 60, 0.1, 3600) * 1000);
+
+  if (command == "meta") {
+    MetaConfig& meta = config.meta;
+    meta.graph_url = settings.url("META_GRAPH_URL", "https://graph.facebook.com/v25.0");
+    meta.access_token = settings.required("META_ACCESS_TOKEN");
+    meta.form_ids = comma_list(settings.optional("META_FORM_IDS"));
+    const bool forms_given = have_form_ids || !meta.form_ids.empty();
+    meta.page_id = forms_given ? settings.optional("META_PAGE_ID") : settings.required("META_PAGE_ID");
+    config.secrets = {meta.access_token};
+  } else if (command == "knowlarity") {
+    KnowlarityConfig& knowlarity = config.knowlarity;
+    knowlarity.base_url = settings.url("KNOWLARITY_BASE_URL", "https://kpi.knowlarity.com");
+    knowlarity.channel = settings.optional("KNOWLARITY_CHANNEL", "Basic");
+    knowlarity.api_key = settings.required("KNOWLARITY_API_KEY");
+    knowlarity.auth_token = settings.required("KNOWLARITY_AUTH_TOKEN");
+    knowlarity.allowed_numbers = comma_list(settings.optional("KNOWLARITY_ALLOWED_NUMBERS"));
+    config.secrets = {knowlarity.api_key, knowlarity.auth_token};
+  } else if (command == "google") {
+    GoogleAdsConfig& google = config.google;
+    google.api_url = settings.url("GOOGLE_ADS_API_URL", "https://googleads.googleapis.com/v21");
+    google.token_url = settings.url("GOOGLE_OAUTH_TOKEN_URL", "https://oauth2.googleapis.com/token");
+    google.customer_id = settings.required("GOOGLE_ADS_CUSTOMER_ID");
+    google.login_customer_id = settings.optional("GOOGLE_ADS_LOGIN_CUSTOMER_ID");
+    google.client_id = settings.required("GOOGLE_OAUTH_CLIENT_ID");
+    google.client_secret = settings.required("GOOGLE_OAUTH_CLIENT_SECRET");
+    google.refresh_token = settings.required("GOOGLE_OAUTH_REFRESH_TOKEN");
+    config.secrets = {google.client_secret, google.refresh_token};
+  }
+  return config;
+}
+
+std::string redact(std::string text, const std::vector<std::string>& secrets) {
+  auto replace_all = [&text](const std::string& secret) {
+    if (secret.size() < 4) return;  // too short to tell from ordinary text
+    for (std::size_t at; (at = text.find(secret)) != std::string::npos;) text.replace(at, secret.size(), "[REDACTED]");
+  };
+  for (const std::string& secret : secrets) {
+    replace_all(secret);
+    std::string encoded;  // as it would appear in a query string
+    for (unsigned char c : secret) {
+      if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+        encoded += static_cast<char>(c);
+      } else {
+        char hex[4];
+        std::snprintf(hex, sizeof hex, "%%%02X", c);
+        encoded += hex;
+      }
+    }
+    replace_all(encoded);
+  }
+  return text;
+}
+
+}  // namespace leadsync::sync

@@ -1,0 +1,44 @@
+// A sync's configuration by setting name. leadsync-fetch reads the names from the
+// environment, so it runs unchanged in a CI job with secrets; every name is listed in
+// config.cpp and in the README's table.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "http_client.hpp"
+#include "platforms.hpp"
+#include "retry.hpp"
+
+namespace leadsync::sync {
+
+struct FetchConfig {
+  std::string database_url;  // DATABASE_URL; empty: libpq's PG* variables
+  std::string schema = "public";
+  long overlap_seconds = 600;
+  long first_lookback_seconds = 24 * 3600;
+  RetryPolicy retry;
+  HttpOptions http;
+  MetaConfig meta;
+  KnowlarityConfig knowlarity;
+  GoogleAdsConfig google;
+  std::vector<std::string> secrets;  // every token and key, to be masked in any output
+};
+
+// The value of a setting by name; empty when unset.
+using SettingLookup = std::function<std::string(const char* name)>;
+
+// The process environment as a SettingLookup.
+std::string environment_setting(const char* name);
+
+// Reads the settings `command` needs ("meta", "knowlarity", "google" or "status").
+// `missing` gets the name of each required setting that is unset or empty;
+// `invalid` a message for each one that is set but unusable.
+FetchConfig load_config(const std::string& command, bool have_form_ids, const SettingLookup& setting,
+                        std::vector<std::string>& missing, std::vector<std::string>& invalid);
+
+// `text` with every configured secret (and its URL-encoded form) replaced by [REDACTED].
+std::string redact(std::string text, const std::vector<std::string>& secrets);
+
+}  // namespace leadsync::sync

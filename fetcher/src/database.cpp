@@ -1,0 +1,144 @@
+// libpq behind RAII, parameterized queries only.
+#include "database.hpp"
+
+#include <libpq-fe.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+namespace leadsync::sync {
+namespace {
+
+using Result = std::unique_ptr<PGresult, void (*)(PGresult*)>;
+
+// SQLSTATE classes worth another try: connection exceptions, the server shutting down
+// or starting, serialization failures and deadlocks, insufficient resources.
+bool is_transient(const char* sqlstate) {
+  if (sqlstate == nullptr) return true;  // no SQLSTATE: the connection itself failed
+  const std::string code(sqlstate);
+  return code.rfind("08", 0) == 0 || code.rfind("57P", 0) == 0 || code.rfind("40", 0) == 0 ||
+         code.rfind("53", 0) == 0;
+}
+
+std::string trimmed(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
+}  // namespace
+
+struct Database::Rows {
+  Result result{nullptr, PQclear};
+  int count() const { return PQntuples(result.get()); }
+  std::string value(int row, int column) const {
+    return PQgetisnull(result.get(), row, column) ? std::string() : PQgetvalue(result.get(), row, column);
+  }
+};
+
+Database::Database(std::string conninfo, std::string schema, RetryPolicy retry, ProgressLog log)
+    : conninfo_(std::move(conninfo)), schema_(std::move(schema)), retry_(retry), log_(std::move(log)),
+      connection_(nullptr, PQfinish) {}
+
+Database::~Database() = default;
+
+void Database::connect() {
+  // dbname is expanded as a full connection string or URI; the PG* variables fill the rest.
+  const char* keywords[] = {"dbname", "fallback_application_name", nullptr};
+  const char* values[] = {conninfo_.empty() ? nullptr : conninfo_.c_str(), "leadsync-fetch", nullptr};
+  connection_.reset(PQconnectdbParams(keywords, values, 1));
+  if (connection_ == nullptr) throw std::bad_alloc();
+}
+
+std::string Database::quoted_schema() {
+  char* escaped = PQescapeIdentifier(connection_.get(), schema_.c_str(), schema_.size());
+  if (escaped == nullptr) throw SyncError("LEADSYNC_SCHEMA: cannot quote \"" + schema_ + "\"", false);
+  std::string quoted(escaped);
+  PQfreemem(escaped);
+  return quoted;
+}
+
+Database::Rows Database::query(const std::string& sql_template, const std::vector<std::string>& parameters,
+                               const std::string& what) {
+  std::vector<const char*> values;
+  for (const std::string& parameter : parameters) values.push_back(parameter.c_str());
+  double waited = 0;
+  for (int attempt = 1;; ++attempt) {
+    std::string problem;
+    if (connection_ == nullptr || PQstatus(connection_.get()) != CONNECTION_OK) connect();
+    if (PQstatus(connection_.get()) != CONNECTION_OK) {
+      problem = trimmed(PQerrorMessage(connection_.get()));
+    } else {
+      // "@." stands for the extension's schema, quoted.
+      std::string sql = sql_template;
+      const std::string schema = quoted_schema();
+      for (std::size_t at; (at = sql.find("@.")) != std::string::npos;) sql.replace(at, 1, schema);
+      Rows rows;
+      rows.result.reset(PQexecParams(connection_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr,
+                                     values.data(), nullptr, nullptr, 0));
+      const ExecStatusType status = PQresultStatus(rows.result.get());
+      if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) return rows;
+      const char* sqlstate = PQresultErrorField(rows.result.get(), PG_DIAG_SQLSTATE);
+      problem = trimmed(PQresultErrorMessage(rows.result.get()));
+      if (!is_transient(sqlstate) && PQstatus(connection_.get()) == CONNECTION_OK)
+        throw SyncError(what + ": " + problem, false);
+    }
+    if (attempt >= retry_.max_attempts)
+      throw SyncError(what + ": " + problem + " (gave up after " + std::to_string(attempt) + " attempts)", true);
+    const double wait = backoff_seconds(retry_, attempt, -1);
+    if (waited + wait > retry_.max_total_seconds)
+      throw SyncError(what + ": " + problem + " (gave up: retry budget spent)", true);
+    log_(what + ": " + problem + "; retrying in " + std::to_string(std::lround(wait * 1000)) + " ms");
+    connection_.reset();
+    sleep_seconds(wait);
+    waited += wait;
+  }
+}
+
+IngestCounts Database::ingest_page(std::string_view source_type, const std::string& payloads_json) {
+  Rows rows = query("SELECT @.ingest_leads($1, $2::jsonb)", {std::string(source_type), payloads_json},
+                    std::string(source_type) + ": ingest_leads");
+  const auto result = nlohmann::json::parse(rows.value(0, 0), nullptr, false);
+  if (!result.is_object()) throw SyncError(std::string(source_type) + ": ingest_leads returned no summary", false);
+  IngestCounts counts;
+  counts.inserted_new = result.value("insertedNew", 0);
+  counts.duplicate_same_source = result.value("duplicateSameSource", 0);
+  counts.cross_source_history = result.value("crossSourceHistory", 0);
+  counts.rejected = result.value("rejected", 0);
+  return counts;
+}
+
+std::int64_t Database::window_start(const std::string& source_type, long overlap_seconds,
+                                    long first_lookback_seconds) {
+  Rows rows = query(
+      "SELECT floor(extract(epoch FROM @.sync_window_start($1, make_interval(secs => $2::int),"
+      " make_interval(secs => $3::int))))::bigint",
+      {source_type, std::to_string(overlap_seconds), std::to_string(first_lookback_seconds)},
+      source_type + ": reading the saved sync window");
+  return std::stoll(rows.value(0, 0));
+}
+
+void Database::record_success(const std::string& source_type, const SyncWindow& window,
+                              const std::string& summary_json) {
+  query("SELECT @.record_sync_success($1, to_timestamp($2::bigint), to_timestamp($3::bigint), $4::jsonb)",
+        {source_type, std::to_string(window.since), std::to_string(window.until), summary_json},
+        source_type + ": saving the sync window");
+}
+
+void Database::record_failure(const std::string& source_type, const std::string& message) {
+  query("SELECT @.record_sync_failure($1, $2)", {source_type, message}, source_type + ": recording the failure");
+}
+
+std::vector<SourceStatus> Database::status() {
+  Rows rows = query(
+      "SELECT display_name, source_type, total_leads_count, todays_leads_count,"
+      " to_char(synced_until, 'YYYY-MM-DD HH24:MI:SS TZ'), to_char(last_success_at, 'YYYY-MM-DD HH24:MI:SS TZ'),"
+      " last_error, to_char(last_error_at, 'YYYY-MM-DD HH24:MI:SS TZ') FROM @.sync_status()",
+      {}, "status");
+  std::vector<SourceStatus> statuses;
+  for (int row = 0; row < rows.count(); ++row)
+    statuses.push_back({rows.value(row, 0), rows.value(row, 1), rows.value(row, 2), rows.value(row, 3),
+                        rows.value(row, 4), rows.value(row, 5), rows.value(row, 6), rows.value(row, 7)});
+  return statuses;
+}
+
+}  // namespace leadsync::sync

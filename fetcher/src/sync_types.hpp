@@ -1,0 +1,65 @@
+// What a sync of one source works with: its window, what it reports, where pages go.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace leadsync::sync {
+
+// A fetch window in Unix seconds: events with since < time <= until.
+struct SyncWindow {
+  std::int64_t since = 0;
+  std::int64_t until = 0;
+};
+
+// The counts one ingest_leads call returns.
+struct IngestCounts {
+  std::int64_t inserted_new = 0;
+  std::int64_t duplicate_same_source = 0;
+  std::int64_t cross_source_history = 0;
+  std::int64_t rejected = 0;
+
+  IngestCounts& operator+=(const IngestCounts& other) {
+    inserted_new += other.inserted_new;
+    duplicate_same_source += other.duplicate_same_source;
+    cross_source_history += other.cross_source_history;
+    rejected += other.rejected;
+    return *this;
+  }
+};
+
+struct SyncReport {
+  std::string source_type;
+  SyncWindow window;
+  int pages = 0;
+  std::int64_t fetched = 0;   // records the platform returned
+  std::int64_t filtered = 0;  // records dropped by a configured filter, never sent to the database
+  IngestCounts counts;
+};
+
+// Where each page's records go: the database (libpq in leadsync-fetch; SPI inside
+// the extension later). One call is one atomic ingest of a JSON array of payloads.
+class PageSink {
+ public:
+  virtual ~PageSink() = default;
+  virtual IngestCounts ingest_page(std::string_view source_type, const std::string& payloads_json) = 0;
+};
+
+// Human-readable progress; never receives a secret.
+using ProgressLog = std::function<void(const std::string& line)>;
+
+// A failure that ends the sync. `retryable` says whether running again later may help
+// (throttling that outlasted the retries) or not (an expired token, a bad request).
+class SyncError : public std::runtime_error {
+ public:
+  SyncError(const std::string& message, bool retryable) : std::runtime_error(message), retryable_(retryable) {}
+  bool retryable() const { return retryable_; }
+
+ private:
+  bool retryable_;
+};
+
+}  // namespace leadsync::sync

@@ -1,0 +1,363 @@
+#!/usr/bin/env bash
+# DESIGN.md "Concurrency and atomicity": concurrent callers of every source with
+# overlapping phones never make two leads for one phone, never lose or double a count,
+# never deadlock, and replaying everything concurrently changes nothing.
+#
+# P phones 9000000001..900000000P. Every source sends every phone exactly twice, in
+# batches of SIZE phones starting every STRIDE phones (SIZE = 2 * STRIDE), generated in
+# SQL. Six sessions start together behind an advisory-lock gate:
+#   s_meta      meta_form        batches ascending,  payloads ascending
+#   s_meta_rev  meta_form        batches descending, payloads descending (same source as s_meta)
+#   s_know      knowlarity_call  batches descending, payloads descending, each phone twice per batch
+#   s_google    google_ads       batches shuffled,   payloads shuffled
+#   s_crm       crm_webhook      batches shuffled,   payloads descending (custom source, field_map)
+#   s_single    google_ads       one ingest_lead call per phone, shuffled (same source as s_google)
+# Each call records its result in t.results in the same transaction, so the results are
+# exactly those of the committed calls. The expected end state is then exactly known:
+# P leads, 4 * P history rows, every source's count P.
+set -u
+# shellcheck source-path=SCRIPTDIR source=lib/tap.sh
+source "$(dirname "$0")/lib/tap.sh"
+
+P=${LEADSYNC_CONCURRENCY_PHONES:-4000}
+STRIDE=250
+SIZE=$((2 * STRIDE))
+SOURCES=4
+SESSIONS=(s_meta s_meta_rev s_know s_google s_crm s_single)
+GATE_KEY=4242
+
+tap_plan 21
+tap_create_db concurrency || tap_abort "cannot create the test database"
+[ $((P % STRIDE)) -eq 0 ] || tap_abort "P must be a multiple of $STRIDE"
+
+# --------------------------------------------------------------------------------------
+# Setup: the sources (registered up front: the first ingest of a built-in source racing
+# another one is covered by the last test) and the payload generators.
+# --------------------------------------------------------------------------------------
+tap_psql -v p="$P" -v size="$SIZE" -v stride="$STRIDE" >/dev/null <<'SQL' || tap_abort "setup failed"
+SELECT ensure_source('Meta', 'meta_form'), ensure_source('Knowlarity', 'knowlarity_call'),
+       ensure_source('Google', 'google_ads'),
+       ensure_source('CRM Webhook', 'crm_webhook',
+                     '{"phone": ["$.contact.mobile"], "name": ["$.name"], "external_id": ["$.ref"],
+                       "created_at": ["$.ts"]}');
+
+CREATE SCHEMA t;
+CREATE TABLE t.config AS
+    SELECT :p::int AS p, :size::int AS size, :stride::int AS stride,
+           now() - interval '1 second' AS event_at;
+CREATE TABLE t.results (
+    id      bigserial PRIMARY KEY,
+    round   int NOT NULL,
+    session text NOT NULL,
+    call_no int NOT NULL,
+    n_sent  int NOT NULL,
+    result  jsonb NOT NULL,     -- ingest_leads' counts, or ingest_lead's row as json
+    lead_id bigint,
+    phone   text,
+    at      timestamptz NOT NULL DEFAULT clock_timestamp());
+
+CREATE FUNCTION t.phone(i int) RETURNS text LANGUAGE sql IMMUTABLE
+    RETURN (9000000000::bigint + i)::text;
+
+-- Payload number rep of phone i, in the source's own format and phone spelling.
+CREATE FUNCTION t.payload(src text, i int, rep int) RETURNS jsonb LANGUAGE sql STABLE AS $$
+SELECT CASE src
+  WHEN 'meta_form' THEN jsonb_build_object(
+      'id', 'm' || i || '-' || rep,
+      'created_time', to_char(c.event_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"+0000"'),
+      'field_data', jsonb_build_array(
+          jsonb_build_object('name', 'phone_number', 'values', jsonb_build_array('+91' || t.phone(i))),
+          jsonb_build_object('name', 'full_name', 'values', jsonb_build_array('Meta Lead ' || i))))
+  WHEN 'knowlarity_call' THEN jsonb_build_object(
+      'uuid', 'k' || i || '-' || rep,
+      'customer_number', '+91-' || t.phone(i),
+      'start_time', to_char(c.event_at AT TIME ZONE 'Asia/Kolkata', 'YYYY-MM-DD HH24:MI:SS"+05:30"'))
+  WHEN 'google_ads' THEN jsonb_build_object(
+      'lead_id', 'g' || i || '-' || rep,
+      'user_column_data', jsonb_build_array(
+          jsonb_build_object('column_id', 'FULL_NAME', 'string_value', 'Google Lead ' || i),
+          jsonb_build_object('column_id', 'PHONE_NUMBER', 'string_value', '0' || t.phone(i))),
+      'lead_submit_time', to_char(c.event_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))
+  WHEN 'crm_webhook' THEN jsonb_build_object(
+      'ref', 'c' || i || '-' || rep,
+      'contact', jsonb_build_object('mobile', '91 ' || t.phone(i)),
+      'name', 'CRM Lead ' || i,
+      'ts', to_char(c.event_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))
+END
+FROM t.config AS c $$;
+
+-- Batch k (0..p/stride) holds phones (k-1)*stride+1 .. (k-1)*stride+size, clipped to 1..p,
+-- so every phone is in exactly two batches; reps payloads per phone; ord: asc, desc or
+-- anything else for a shuffle.
+CREATE FUNCTION t.batch(src text, k int, ord text, reps int) RETURNS jsonb LANGUAGE sql STABLE AS $$
+SELECT jsonb_agg(t.payload(src, i, rep)
+                 ORDER BY CASE ord WHEN 'asc' THEN i WHEN 'desc' THEN -i END, md5(ord || src || i || '/' || rep))
+  FROM t.config AS c,
+       generate_series(greatest(1, (k - 1) * c.stride + 1), least(c.p, (k - 1) * c.stride + c.size)) AS i,
+       generate_series(1, reps) AS rep $$;
+
+CREATE FUNCTION t.batch_numbers() RETURNS SETOF int LANGUAGE sql STABLE AS $$
+SELECT generate_series(0, c.p / c.stride) FROM t.config AS c $$;
+
+-- Every call's counts, from ingest_leads' jsonb or ingest_lead's outcome.
+CREATE VIEW t.outcomes AS
+SELECT r.*,
+       COALESCE((result ->> 'insertedNew')::int, (result ->> 'outcome' = 'inserted_new')::int) AS inserted_new,
+       COALESCE((result ->> 'duplicateSameSource')::int,
+                (result ->> 'outcome' = 'duplicate_same_source')::int) AS duplicate_same_source,
+       COALESCE((result ->> 'crossSourceHistory')::int,
+                (result ->> 'outcome' = 'cross_source_history')::int) AS cross_source_history,
+       COALESCE((result ->> 'rejected')::int, (result ->> 'outcome' = 'rejected')::int) AS rejected
+  FROM t.results AS r;
+
+-- Everything a replay must leave alone.
+CREATE FUNCTION t.fingerprint() RETURNS text LANGUAGE sql STABLE AS $$
+SELECT concat_ws(' ',
+    (SELECT count(*) FROM leads_master), (SELECT count(*) FROM lead_sources_history),
+    (SELECT count(*) FROM lead_rejects),
+    (SELECT sum(total_leads_count) || '/' || sum(todays_leads_count) FROM sources),
+    (SELECT md5(string_agg(concat_ws(',', id, phone_number_normalized, source_id, external_lead_id, full_name,
+                                     platform_created_at, raw_payload), ';' ORDER BY id)) FROM leads_master),
+    (SELECT md5(string_agg(concat_ws(',', id, lead_id, source_id, external_id, is_primary, received_at,
+                                     platform_created_at), ';' ORDER BY id)) FROM lead_sources_history)) $$;
+SQL
+tap_sql "ALTER DATABASE $TAP_DB SET leadsync.timezone = 'Asia/Kolkata'" >/dev/null
+DB_OID=$(tap_sql "SELECT oid FROM pg_database WHERE datname = current_database()")
+
+# --------------------------------------------------------------------------------------
+# Session scripts.
+# --------------------------------------------------------------------------------------
+gate_sql="SELECT pg_advisory_lock_shared($GATE_KEY); SELECT pg_advisory_unlock_shared($GATE_KEY);"
+
+# batch_session NAME SOURCE BATCH_ORDER PAYLOAD_ORDER REPS
+batch_session() {
+  cat >"$TAP_TMP/$1.sql" <<SQL
+$gate_sql
+SELECT format(\$f\$INSERT INTO t.results (round, session, call_no, n_sent, result)
+    SELECT %s, %L, %s, jsonb_array_length(b), ingest_leads(%L, b) FROM t.batch(%L, %s, %L, %s) AS b\$f\$,
+    :round, '$1', k, '$2', '$2', k, '$4', $5)
+  FROM t.batch_numbers() AS k
+ ORDER BY CASE '$3' WHEN 'asc' THEN k WHEN 'desc' THEN -k END, md5('$1' || k)
+\gexec
+SQL
+}
+batch_session s_meta meta_form asc asc 1
+batch_session s_meta_rev meta_form desc desc 1
+batch_session s_know knowlarity_call desc desc 2
+batch_session s_google google_ads shuffle shuffle 1
+batch_session s_crm crm_webhook shuffle desc 1
+
+cat >"$TAP_TMP/s_single.sql" <<SQL
+$gate_sql
+SELECT format(\$f\$INSERT INTO t.results (round, session, call_no, n_sent, result, lead_id, phone)
+    SELECT %s, 's_single', %s, 1, to_jsonb(r), r.lead_id, %L
+      FROM ingest_lead('google_ads', t.payload('google_ads', %s, 2)) AS r\$f\$,
+    :round, i, t.phone(i), i)
+  FROM t.config AS c, generate_series(1, c.p) AS i
+ ORDER BY md5('single' || i)
+\gexec
+SQL
+
+run_session() { # NAME ROUND
+  timeout 100 psql -X -q -A -t -v ON_ERROR_STOP=1 -v round="$2" -d "$TAP_DB" -f "$TAP_TMP/$1.sql" \
+    >"$TAP_TMP/$1.$2.out" 2>"$TAP_TMP/$1.$2.err"
+}
+
+# run_round ROUND: start every session behind the gate, open it, wait for all. Prints
+# nothing; succeeds when every session exited 0 with an empty stderr (diagnostics else).
+run_round() {
+  local round=$1 gate_pid name pid status failed=0
+  local -A pids=()
+  rm -f "$TAP_TMP/gate"
+  mkfifo "$TAP_TMP/gate"
+  tap_bg gate_pid psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$TAP_DB" -f "$TAP_TMP/gate" >/dev/null
+  exec 9>"$TAP_TMP/gate"
+  echo "SELECT pg_advisory_lock($GATE_KEY);" >&9
+  tap_wait_for "the gate lock" 20 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = $DB_OID
+      AND objid = $GATE_KEY AND mode = 'ExclusiveLock' AND granted" 1 || failed=1
+  for name in "${SESSIONS[@]}"; do
+    tap_bg pid run_session "$name" "$round" 9>&-
+    pids[$name]=$pid
+  done
+  tap_wait_for "all sessions at the gate" 30 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = $DB_OID
+      AND objid = $GATE_KEY AND NOT granted" "${#SESSIONS[@]}" || failed=1
+  echo "SELECT pg_advisory_unlock($GATE_KEY);" >&9
+  exec 9>&-
+  wait "$gate_pid" || { tap_diag "round $round: the gate session failed"; failed=1; }
+  for name in "${SESSIONS[@]}"; do
+    status=0
+    wait "${pids[$name]}" || status=$?
+    if [ "$status" -ne 0 ]; then
+      tap_diag "round $round: $name exited $status"
+      failed=1
+    fi
+    if grep -qE 'ERROR|FATAL|PANIC|WARNING|deadlock' "$TAP_TMP/$name.$round.err"; then
+      tap_diag "round $round: $name reported errors:"
+      tap_diag "$(head -n 20 "$TAP_TMP/$name.$round.err")"
+      failed=1
+    fi
+  done
+  return "$failed"
+}
+
+# Phones each session sends per round, and the sum over all sessions.
+sent_total=$(tap_sql "SELECT sum(jsonb_array_length(t.batch(src, k, 'asc', reps))) + (SELECT p FROM t.config)
+                        FROM (VALUES ('meta_form', 1), ('meta_form', 1), ('knowlarity_call', 2),
+                                     ('google_ads', 1), ('crm_webhook', 1)) AS s(src, reps),
+                             t.batch_numbers() AS k")
+[ -n "$sent_total" ] || tap_abort "cannot count the payloads to send"
+
+# --------------------------------------------------------------------------------------
+# Round 1.
+# --------------------------------------------------------------------------------------
+started=$SECONDS
+tap_ok "round 1: all ${#SESSIONS[@]} sessions exited 0 with no error or deadlock on stderr" run_round 1
+tap_diag "round 1 took $((SECONDS - started))s"
+
+tap_is "$(tap_sql "SELECT (SELECT max(first) < min(last) FROM (SELECT min(at) AS first, max(at) AS last
+                     FROM t.results WHERE round = 1 GROUP BY session) AS s)
+                   AND count(DISTINCT session) = ${#SESSIONS[@]} FROM t.results WHERE round = 1")" t \
+  "round 1: the sessions ran at the same time (every session committed a call before any had finished)"
+
+tap_is "$(tap_sql "SELECT count(*) FROM leads_master")" "$P" "count(leads_master) = P = $P"
+
+tap_is "$(tap_sql "SELECT count(DISTINCT phone_number_normalized) = count(*)
+                      AND bool_and(phone_number_normalized IN (SELECT t.phone(i) FROM generate_series(1, $P) AS i))
+                     FROM leads_master")" t \
+  "one lead per phone: phones distinct, each one of the P sent"
+
+tap_is "$(tap_sql "SELECT string_agg(source_type || '=' || total_leads_count, ' ' ORDER BY source_type) FROM sources")" \
+  "crm_webhook=$P google_ads=$P knowlarity_call=$P meta_form=$P" \
+  "every source's total_leads_count = P"
+
+tap_is "$(tap_sql "SELECT count(*) FROM sources AS s
+                    WHERE s.total_leads_count <> (SELECT count(*) FROM lead_sources_history AS h
+                                                   WHERE h.source_id = s.id)")" 0 \
+  "every source's total_leads_count = its count of lead_sources_history rows"
+
+tap_is "$(tap_sql "SELECT count(*) FROM lead_sources_history")" "$((SOURCES * P))" \
+  "lead_sources_history has sources * P = $((SOURCES * P)) rows"
+
+tap_is "$(tap_sql "SELECT count(*) FROM leads_master AS l
+                    WHERE (SELECT count(*) FROM lead_sources_history AS h
+                            WHERE h.lead_id = l.id AND h.is_primary) <> 1")" 0 \
+  "exactly one is_primary history row per lead"
+
+tap_is "$(tap_sql "SELECT count(*) FROM leads_master AS l
+                     LEFT JOIN lead_sources_history AS h ON h.lead_id = l.id AND h.is_primary
+                    WHERE h.source_id IS DISTINCT FROM l.source_id
+                       OR h.external_id IS DISTINCT FROM l.external_lead_id")" 0 \
+  "each lead's primary history row has the lead's source_id and external id"
+
+tap_is "$(tap_sql "SELECT sum(inserted_new) FROM t.outcomes WHERE round = 1")" "$P" \
+  "round 1: insertedNew summed over every call = P"
+
+tap_is "$(tap_sql "SELECT sum(inserted_new + cross_source_history) FROM t.outcomes WHERE round = 1")" \
+  "$((SOURCES * P))" "round 1: insertedNew + crossSourceHistory summed over every call = sources * P"
+
+tap_is "$(tap_sql "SELECT sum(inserted_new + duplicate_same_source + cross_source_history) || ' '
+                          || sum(n_sent) || ' ' || sum(rejected)
+                     FROM t.outcomes WHERE round = 1")" "$sent_total $sent_total 0" \
+  "round 1: every payload sent is accounted for in the results ($sent_total), none rejected"
+
+tap_is "$(tap_sql "SELECT count(*) FROM t.results AS r JOIN leads_master AS l ON l.phone_number_normalized = r.phone
+                    WHERE r.session = 's_single' AND r.round = 1 AND r.lead_id = l.id")" "$P" \
+  "round 1: every ingest_lead call returned the id of its phone's lead"
+
+if [ "$(tap_sql "SELECT business_date(event_at) = business_today() FROM t.config")" = t ]; then
+  tap_is "$(tap_sql "SELECT string_agg(source_type || '=' || todays_leads_count, ' ' ORDER BY source_type)
+                       FROM source_counts")" \
+    "crm_webhook=$P google_ads=$P knowlarity_call=$P meta_form=$P" \
+    "every source's todays_leads_count = P (all events are today's)"
+else
+  tap_skip "every source's todays_leads_count = P" "the business day changed during the test"
+fi
+
+# --------------------------------------------------------------------------------------
+# Round 2: the same calls again, concurrently. Nothing may change.
+# --------------------------------------------------------------------------------------
+before=$(tap_sql "SELECT t.fingerprint()")
+started=$SECONDS
+tap_ok "round 2 (replay): all ${#SESSIONS[@]} sessions exited 0 with no error or deadlock on stderr" run_round 2
+tap_diag "round 2 took $((SECONDS - started))s"
+
+tap_is "$(tap_sql "SELECT t.fingerprint()")" "$before" \
+  "round 2 (replay) changed nothing: row counts, sum(total_leads_count), sum(todays_leads_count), rows"
+
+tap_is "$(tap_sql "SELECT count(*) || ' ' || count(*) FILTER (WHERE inserted_new = 0 AND cross_source_history = 0)
+                     FROM t.outcomes WHERE round = 2")" \
+  "$(tap_sql "SELECT count(*) || ' ' || count(*) FROM t.results WHERE round = 1")" \
+  "round 2 (replay): every call ran and reported insertedNew = 0 and crossSourceHistory = 0"
+
+tap_is "$(tap_sql "SELECT sum(duplicate_same_source) || ' ' || sum(n_sent) FROM t.outcomes WHERE round = 2")" \
+  "$sent_total $sent_total" "round 2 (replay): every payload reported as a same-source duplicate"
+
+tap_is "$(tap_sql "SELECT count(*) FROM recount_sources()")" 0 \
+  "recount_sources() returns zero rows: no count was lost or doubled"
+
+# --------------------------------------------------------------------------------------
+# Atomicity: a call that fails at its last step (the counters row is locked by another
+# transaction, lock_timeout fires) leaves none of its leads or history rows behind.
+# --------------------------------------------------------------------------------------
+before=$(tap_sql "SELECT t.fingerprint()")
+holder_pid=""
+PGAPPNAME=holder tap_bg holder_pid tap_psql -c "BEGIN" \
+  -c "SELECT 1 FROM sources WHERE source_type = 'meta_form' FOR NO KEY UPDATE" \
+  -c "SELECT pg_sleep(3)" -c "COMMIT" >/dev/null
+tap_wait_for "the counters row lock" 10 "SELECT count(*) FROM pg_stat_activity
+    WHERE datname = current_database() AND application_name = 'holder' AND query LIKE '%pg_sleep%'" 1
+failed_call=$(PGOPTIONS="${PGOPTIONS:-} -c lock_timeout=300ms" tap_sql "SELECT ingest_leads('meta_form',
+    jsonb_build_array(t.payload('meta_form', 1, 9), t.payload('meta_form', 7000000, 1)) ||
+    (SELECT jsonb_agg(t.payload('google_ads', i, 1)) FROM generate_series(1, 3) AS i))" 2>&1)
+wait "$holder_pid"
+tap_is "$(grep -c 'lock timeout' <<<"$failed_call") $(tap_sql "SELECT t.fingerprint()")
+$(tap_sql "SELECT count(*) FROM leads_master WHERE phone_number_normalized = t.phone(7000000)")" \
+  "1 $before
+0" "a call that fails on its last step leaves no lead, history row or count behind"
+
+# --------------------------------------------------------------------------------------
+# The first ingest of a built-in source that races another first ingest must not take the
+# sources row lock before writing its leads (ensure_source once did, via ON CONFLICT DO
+# UPDATE ... WHERE), or it deadlocks with a later batch of that source which wrote one of
+# its phones and then waits for the counters row. Deterministic replay with two single
+# autocommit calls B and T3; H, H2 and A are other callers' open transactions.
+# --------------------------------------------------------------------------------------
+deadlock_repro() {
+  local name pid
+  local -A pids=()
+  tap_create_db first_ingest || return 1
+  tap_sql "SELECT ensure_source('Knowlarity', 'knowlarity_call'), ensure_source('Google', 'google_ads')" >/dev/null
+  for name in H H2 A B T3; do
+    mkfifo "$TAP_TMP/r_$name"
+    PGAPPNAME=$name tap_bg pid psql -X -q -A -t -d "$TAP_DB" -f "$TAP_TMP/r_$name" \
+      >"$TAP_TMP/r_$name.out" 2>"$TAP_TMP/r_$name.err"
+    pids[$name]=$pid
+  done
+  exec 3>"$TAP_TMP/r_H" 4>"$TAP_TMP/r_H2" 5>"$TAP_TMP/r_A" 6>"$TAP_TMP/r_B" 7>"$TAP_TMP/r_T3"
+  meta() { echo "{\"id\": \"m$1\", \"field_data\": [{\"name\": \"phone_number\", \"values\": [\"+91$1\"]}]}"; }
+  state() { echo "SELECT count(*) FROM pg_stat_activity
+                   WHERE datname = current_database() AND application_name = '$1' AND $2"; }
+  local v=9000000001 x=9000000005 w=9000000009 z=9000000050
+  echo "BEGIN; SELECT ingest_lead('knowlarity_call', '{\"uuid\": \"k\", \"customer_number\": \"$w\"}');" >&3
+  tap_wait_for "H" 10 "$(state H "state = 'idle in transaction'")" 1
+  echo "BEGIN; SELECT ingest_lead('google_ads', '{\"lead_id\": \"g\", \"user_column_data\":
+        [{\"column_id\": \"PHONE_NUMBER\", \"string_value\": \"$v\"}]}');" >&4
+  tap_wait_for "H2" 10 "$(state H2 "state = 'idle in transaction'")" 1
+  echo "BEGIN; SELECT ingest_lead('meta_form', '$(meta $z)');" >&5         # creates meta_form
+  tap_wait_for "A" 10 "$(state A "state = 'idle in transaction'")" 1
+  echo "SELECT 'B', ingest_leads('meta_form', '[$(meta $v), $(meta $x)]');" >&6  # waits in ensure_source
+  tap_wait_for "B" 10 "$(state B "wait_event_type = 'Lock'")" 1
+  echo "COMMIT;" >&5                                                        # B locks meta_form, waits for H2 on v
+  tap_wait_for "A" 10 "$(state A "state = 'idle' AND query = 'COMMIT;'")" 1
+  echo "SELECT 'T3', ingest_leads('meta_form', '[$(meta $x), $(meta $w)]');" >&7 # writes x, waits for H on w
+  tap_wait_for "T3" 10 "$(state T3 "wait_event_type = 'Lock'")" 1
+  echo "COMMIT;" >&4                                                        # B goes on to x: waits for T3
+  sleep 0.3
+  echo "COMMIT;" >&3                                                        # T3 goes on to the counters
+  exec 3>&- 4>&- 5>&- 6>&- 7>&-
+  for name in H H2 A B T3; do wait "${pids[$name]}"; done
+  cat "$TAP_TMP"/r_*.err
+}
+deadlock_repro >"$TAP_TMP/repro.log" 2>&1
+tap_is "$(grep -E 'ERROR' "$TAP_TMP/repro.log" | head -n 1)" "" \
+  "two single ingest_leads calls, one the first of its built-in source, do not deadlock"
