@@ -1,12 +1,14 @@
-# Builds and installs the leadsync PostgreSQL extension with PGXS.
-# The pure C++ core, the unit tests and (later) the fetcher are built by CMakeLists.txt.
+# Builds and installs the leadsync PostgreSQL extension with PGXS: the pure C++ core,
+# the platform adapters (for sync_source) and the PostgreSQL side.
+# The unit tests and leadsync-fetch are built by CMakeLists.txt.
 
 EXTVERSION = 0.1.0
 
 MODULE_big = leadsync
 CORE_SOURCES = $(wildcard extension/src/core/*.cpp)
+SYNC_SOURCES = $(wildcard extension/src/sync/*.cpp)
 PG_SOURCES = $(wildcard extension/src/pg/*.cpp)
-OBJS = $(CORE_SOURCES:.cpp=.o) $(PG_SOURCES:.cpp=.o)
+OBJS = $(CORE_SOURCES:.cpp=.o) $(SYNC_SOURCES:.cpp=.o) $(PG_SOURCES:.cpp=.o)
 
 MODULEDIR = extension
 DATA = extension/leadsync.control
@@ -15,7 +17,7 @@ EXTRA_CLEAN = $(DATA_built)
 
 PG_CPPFLAGS = -Iextension/src
 PG_CXXFLAGS = -std=c++17 -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-register
-SHLIB_LINK = -lstdc++
+SHLIB_LINK = -lcurl -lstdc++
 
 # No JIT bitcode: PostgreSQL would need the exact clang it was built with.
 override with_llvm = no

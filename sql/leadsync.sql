@@ -343,6 +343,110 @@ COMMENT ON FUNCTION @extschema@.sync_status() IS
     'Each source''s counts with its last successful sync and last error, for leadsync-fetch status.';
 
 -- ---------------------------------------------------------------------------
+-- Syncs inside PostgreSQL: the same platform adapters as leadsync-fetch, with the
+-- same setting names, run by sync_source and scheduled with pg_cron.
+-- ---------------------------------------------------------------------------
+
+CREATE TABLE @extschema@.source_settings (
+    source_type text PRIMARY KEY,
+    settings    jsonb NOT NULL,
+    updated_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE @extschema@.source_settings IS
+    'Settings (including API secrets) of sync_source, by leadsync-fetch''s variable names. Readable by the extension owner and superusers only.';
+-- Row level security with no policy: a role granted SELECT (for example by GRANT SELECT
+-- ON ALL TABLES IN SCHEMA ...) still sees no row. The owner and superusers bypass it.
+ALTER TABLE @extschema@.source_settings ENABLE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.source_settings', '');
+
+CREATE FUNCTION @extschema@.configure_source(source_type text, settings jsonb) RETURNS void
+    LANGUAGE c VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    -- An error raised inside must not log the call, whose text holds the secrets.
+    SET log_min_error_statement = panic
+    AS 'MODULE_PATHNAME', 'leadsync_configure_source';
+COMMENT ON FUNCTION @extschema@.configure_source(text, jsonb) IS
+    'Stores settings of sync_source for a source (merged; a null value removes one; NULL removes all).';
+
+CREATE FUNCTION @extschema@.sync_source(source_type text, since timestamptz DEFAULT NULL,
+                                        until timestamptz DEFAULT NULL) RETURNS jsonb
+    LANGUAGE c VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'leadsync_sync_source';
+COMMENT ON FUNCTION @extschema@.sync_source(text, timestamptz, timestamptz) IS
+    'Fetches one window of a platform in this backend and ingests it; returns leadsync-fetch''s summary.';
+
+-- pg_cron's functions, or an error that says how to get them.
+CREATE FUNCTION @extschema@.require_pg_cron() RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF pg_catalog.to_regprocedure('cron.schedule(text,text,text)') IS NULL THEN
+        RAISE EXCEPTION 'leadsync: pg_cron is not installed in this database'
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Add pg_cron to shared_preload_libraries and set cron.database_name to this '
+                         'database in postgresql.conf, restart PostgreSQL, then CREATE EXTENSION pg_cron.';
+    END IF;
+END
+$$;
+
+CREATE FUNCTION @extschema@.sync_job_name(source_type text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    RETURN 'leadsync-sync-' OPERATOR(pg_catalog.||) source_type;
+
+CREATE FUNCTION @extschema@.schedule_sync(source_type text, schedule text DEFAULT '*/15 * * * *')
+    RETURNS bigint
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    PERFORM @extschema@.require_pg_cron();
+    IF source_type NOT IN ('meta_form', 'knowlarity_call', 'google_ads') THEN
+        RAISE EXCEPTION 'leadsync: schedule_sync cannot fetch "%"', source_type
+            USING HINT = 'It fetches meta_form, knowlarity_call and google_ads.';
+    END IF;
+    -- pg_cron runs the job as the role calling this, in this database.
+    RETURN cron.schedule(@extschema@.sync_job_name(source_type), schedule,
+                         pg_catalog.format('SELECT %s.sync_source(%L)',
+                                           pg_catalog.quote_ident('@extschema@'), source_type));
+END
+$$;
+COMMENT ON FUNCTION @extschema@.schedule_sync(text, text) IS
+    'Schedules sync_source(source_type) with pg_cron under a stable job name; returns the job id.';
+
+CREATE FUNCTION @extschema@.unschedule_sync(source_type text) RETURNS boolean
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    PERFORM @extschema@.require_pg_cron();
+    RETURN cron.unschedule(@extschema@.sync_job_name(source_type));
+END
+$$;
+COMMENT ON FUNCTION @extschema@.unschedule_sync(text) IS 'Removes the pg_cron job of schedule_sync.';
+
+CREATE FUNCTION @extschema@.schedule_daily_reset() RETURNS bigint
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    -- pg_cron 1.4 reads schedules in GMT: the next business midnight, in UTC.
+    next_midnight timestamptz := ((@extschema@.business_today() OPERATOR(pg_catalog.+) 1)::timestamp)
+                                 AT TIME ZONE @extschema@.business_timezone();
+    utc timestamp := next_midnight AT TIME ZONE 'UTC';
+BEGIN
+    PERFORM @extschema@.require_pg_cron();
+    RETURN cron.schedule('leadsync-daily-reset',
+                         pg_catalog.format('%s %s * * *', pg_catalog.date_part('minute', utc),
+                                           pg_catalog.date_part('hour', utc)),
+                         pg_catalog.format('SELECT %s.reset_daily_counts()', pg_catalog.quote_ident('@extschema@')));
+END
+$$;
+COMMENT ON FUNCTION @extschema@.schedule_daily_reset() IS
+    'Schedules reset_daily_counts() at midnight of leadsync.timezone (as a fixed UTC time: see the README on daylight saving).';
+
+-- ---------------------------------------------------------------------------
 -- Privileges: only the owner, and roles it grants, may ingest or administer.
 -- ---------------------------------------------------------------------------
 
@@ -355,3 +459,8 @@ REVOKE ALL ON FUNCTION @extschema@.sync_window_start(text, interval, interval) F
 REVOKE ALL ON FUNCTION @extschema@.record_sync_success(text, timestamptz, timestamptz, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.record_sync_failure(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.sync_status() FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.configure_source(text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.sync_source(text, timestamptz, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.schedule_sync(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.unschedule_sync(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.schedule_daily_reset() FROM PUBLIC;

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "retry.hpp"
-#include "sync_types.hpp"
+#include "sync/retry.hpp"
+#include "sync/sync_types.hpp"
 
 struct pg_conn;
 

@@ -4,14 +4,14 @@
 
 #include <cstdio>
 #include <iostream>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "config.hpp"
+#include "sync/config.hpp"
+#include "sync/summary.hpp"
 #include "database.hpp"
-#include "time_format.hpp"
+#include "sync/time_format.hpp"
 
 namespace {
 
@@ -88,22 +88,6 @@ std::string parse_arguments(int argc, char** argv, Arguments& arguments) {
   return {};
 }
 
-nlohmann::ordered_json summary_of(const SyncReport& report, bool dry_run) {
-  nlohmann::ordered_json summary = {
-      {"source", report.source_type},
-      {"since", format_iso_utc(report.window.since)},
-      {"until", format_iso_utc(report.window.until)},
-      {"pages", report.pages},
-      {"fetched", report.fetched},
-      {"filtered", report.filtered},
-      {"insertedNew", report.counts.inserted_new},
-      {"duplicateSameSource", report.counts.duplicate_same_source},
-      {"crossSourceHistory", report.counts.cross_source_history},
-      {"rejected", report.counts.rejected}};
-  if (dry_run) summary["dryRun"] = true;
-  return summary;
-}
-
 int print_status(Database& database) {
   const std::vector<SourceStatus> rows = database.status();
   std::printf("%-12s %-16s %8s %8s  %-24s %s\n", "Source", "Sub Source", "Total", "Today", "Last successful sync",
@@ -164,14 +148,12 @@ int run(const Arguments& arguments, const FetchConfig& config) {
         // The database may be the thing that failed; the exit status still says so.
       }
     }
-    nlohmann::ordered_json summary = summary_of(report, arguments.dry_run);
-    summary["error"] = message;
-    std::cout << summary.dump() << std::endl;
+    std::cout << summary_json(report, arguments.dry_run, message) << std::endl;
     return kExitFailed;
   }
-  const nlohmann::ordered_json summary = summary_of(report, arguments.dry_run);
-  if (!arguments.dry_run) database.record_success(source_type, window, summary.dump());
-  std::cout << summary.dump() << std::endl;
+  const std::string summary = summary_json(report, arguments.dry_run);
+  if (!arguments.dry_run) database.record_success(source_type, window, summary);
+  std::cout << summary << std::endl;
   return kExitOk;
 }
 

@@ -3,9 +3,9 @@
 
 #include <map>
 
-#include "config.hpp"
-#include "retry.hpp"
-#include "time_format.hpp"
+#include "sync/config.hpp"
+#include "sync/retry.hpp"
+#include "sync/time_format.hpp"
 
 namespace leadsync::sync {
 namespace {

@@ -23,6 +23,10 @@ struct PostgresError {
   ErrorData* error;
 };
 
+// PostgreSQL asked the backend to stop (cancel, statement_timeout, shutdown) while C++
+// code ran; run_sql_function lets CHECK_FOR_INTERRUPTS raise the proper error.
+struct InterruptRequested {};
+
 // An error leadsync reports itself, with an SQLSTATE and optional hint.
 struct SqlError : std::exception {
   int sqlstate;
@@ -74,6 +78,7 @@ auto call_postgres(Fn&& fn) {
 template <class Body>
 Datum run_sql_function(FunctionCallInfo fcinfo, Body&& body) {
   ErrorData* postgres_error = nullptr;
+  bool interrupted = false;
   int sqlstate = 0;
   char message[1024];
   char hint[512];
@@ -83,6 +88,8 @@ Datum run_sql_function(FunctionCallInfo fcinfo, Body&& body) {
     result = body(fcinfo);
   } catch (const PostgresError& e) {
     postgres_error = e.error;
+  } catch (const InterruptRequested&) {
+    interrupted = true;
   } catch (const SqlError& e) {
     sqlstate = e.sqlstate;
     snprintf(message, sizeof message, "%s", e.message.c_str());
@@ -98,6 +105,10 @@ Datum run_sql_function(FunctionCallInfo fcinfo, Body&& body) {
     snprintf(message, sizeof message, "leadsync: unexpected C++ exception");
   }
   if (postgres_error) ReThrowError(postgres_error);
+  if (interrupted) {
+    CHECK_FOR_INTERRUPTS();
+    ereport(ERROR, (errcode(ERRCODE_QUERY_CANCELED), errmsg("leadsync: interrupted")));
+  }
   if (sqlstate)
     ereport(ERROR, (errcode(sqlstate), errmsg("%s", message), hint[0] ? errhint("%s", hint) : 0));
   return result;

@@ -18,6 +18,7 @@
 #include "core/extract.hpp"
 #include "pg/field_map.hpp"
 #include "pg/guard.hpp"
+#include "pg/ingest.hpp"
 #include "pg/jsonb_access.hpp"
 #include "pg/settings.hpp"
 
@@ -122,8 +123,7 @@ std::string with_schema(const char* sql, const std::string& quoted_schema) {
 void prepare_statements(Oid function_oid) {
   Oid schema = call_postgres([&] { return get_func_namespace(function_oid); });
   if (schema == statements.schema) return;
-  const char* quoted = call_postgres([&] { return quote_identifier(get_namespace_name(schema)); });
-  const std::string quoted_schema(quoted);
+  const std::string quoted_schema = quoted_extension_schema(function_oid);
   for (Statement* statement : statements.all) {
     const std::string sql = with_schema(statement->sql, quoted_schema);
     SPIPlanPtr old_plan = statement->plan;
@@ -220,15 +220,6 @@ struct RejectedPayload {
   Datum payload;
 };
 
-struct BatchOutcome {
-  int64 inserted_new = 0;
-  int64 duplicate_same_source = 0;
-  int64 cross_source_history = 0;
-  int64 rejected = 0;
-  // Set for a batch of one payload, for ingest_lead.
-  std::optional<int64> lead_id;
-  std::string reject_reason;
-};
 
 std::string quoted_schema_name() {
   return call_postgres([] { return quote_identifier(get_namespace_name(statements.schema)); });
@@ -393,9 +384,8 @@ Jsonb* required_jsonb_argument(FunctionCallInfo fcinfo, int index, const char* n
 }
 
 // Ingests `elements` (JSON values of one source) as one batch, inside an SPI connection.
-BatchOutcome ingest(FunctionCallInfo fcinfo, const std::string& source_type,
-                    const std::vector<JsonbValue*>& elements) {
-  prepare_statements(fcinfo->flinfo->fn_oid);
+BatchOutcome ingest(Oid function_oid, const std::string& source_type, const std::vector<JsonbValue*>& elements) {
+  prepare_statements(function_oid);
   const Source source = find_or_create_source(source_type);
   std::vector<AcceptedLead> accepted;
   std::vector<RejectedPayload> rejected;
@@ -422,7 +412,7 @@ Datum ingest_lead_body(FunctionCallInfo fcinfo) {
   JsonbValue root = JsonbAccess::of_document(payload).value();
 
   connect_spi();
-  const BatchOutcome outcome = ingest(fcinfo, source_type, {&root});
+  const BatchOutcome outcome = ingest(fcinfo->flinfo->fn_oid, source_type, {&root});
   finish_spi();
 
   const char* result_outcome = outcome.rejected ? "rejected"
@@ -447,19 +437,8 @@ Datum ingest_lead_body(FunctionCallInfo fcinfo) {
 Datum ingest_leads_body(FunctionCallInfo fcinfo) {
   const std::string source_type = required_text_argument(fcinfo, 0, "source_type");
   Jsonb* payloads = required_jsonb_argument(fcinfo, 1, "payloads");
-  JsonbAccess array = JsonbAccess::of_document(payloads);
-  if (!array.is_array())
-    throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE,
-                   "leadsync: payloads must be a JSON array of lead payloads, not " +
-                       std::string(array.type_name()),
-                   "Wrap a single payload in [ ], or call ingest_lead for one lead.");
-
   connect_spi();
-  std::vector<JsonbValue*> elements(array.size());
-  JsonbContainer* container = array.value().val.binary.data;
-  for (std::size_t i = 0; i < elements.size(); ++i)
-    elements[i] = call_postgres([&] { return getIthJsonbValueFromContainer(container, static_cast<uint32>(i)); });
-  const BatchOutcome outcome = ingest(fcinfo, source_type, elements);
+  const BatchOutcome outcome = ingest_array(fcinfo->flinfo->fn_oid, source_type, payloads);
   finish_spi();
 
   char summary[256];
@@ -472,6 +451,25 @@ Datum ingest_leads_body(FunctionCallInfo fcinfo) {
 }
 
 }  // namespace
+
+std::string quoted_extension_schema(Oid function_oid) {
+  return call_postgres([&] { return quote_identifier(get_namespace_name(get_func_namespace(function_oid))); });
+}
+
+BatchOutcome ingest_array(Oid function_oid, const std::string& source_type, Jsonb* payloads) {
+  JsonbAccess array = JsonbAccess::of_document(payloads);
+  if (!array.is_array())
+    throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE,
+                   "leadsync: payloads must be a JSON array of lead payloads, not " +
+                       std::string(array.type_name()),
+                   "Wrap a single payload in [ ], or call ingest_lead for one lead.");
+  std::vector<JsonbValue*> elements(array.size());
+  JsonbContainer* container = array.value().val.binary.data;
+  for (std::size_t i = 0; i < elements.size(); ++i)
+    elements[i] = call_postgres([&] { return getIthJsonbValueFromContainer(container, static_cast<uint32>(i)); });
+  return ingest(function_oid, source_type, elements);
+}
+
 }  // namespace leadsync::pg
 
 extern "C" {

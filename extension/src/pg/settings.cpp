@@ -9,6 +9,13 @@ namespace {
 constexpr const char* kDefaultTimezone = "";  // empty: follow the session's TimeZone
 char* timezone_setting = nullptr;
 
+constexpr int kMinTimeoutMs = 100;
+constexpr int kMaxTimeoutMs = 3600 * 1000;
+constexpr int kDefaultConnectTimeoutMs = 10 * 1000;
+constexpr int kDefaultHttpTimeoutMs = 60 * 1000;
+int connect_timeout_setting = kDefaultConnectTimeoutMs;
+int http_timeout_setting = kDefaultHttpTimeoutMs;
+
 // Accepts an empty value or a zone PostgreSQL knows, so a typo fails at SET time
 // instead of at the next ingest.
 bool check_timezone(char** new_value, void**, GucSource) {
@@ -26,8 +33,19 @@ void define_settings() {
       "The business time zone that decides which leads are today's.",
       "A zone name such as Asia/Kolkata; empty uses the session's TimeZone.",
       &timezone_setting, kDefaultTimezone, PGC_USERSET, 0, check_timezone, nullptr, nullptr);
+  DefineCustomIntVariable(
+      "leadsync.http_connect_timeout", "Connect timeout of each HTTP request of sync_source.", nullptr,
+      &connect_timeout_setting, kDefaultConnectTimeoutMs, kMinTimeoutMs, kMaxTimeoutMs, PGC_USERSET, GUC_UNIT_MS,
+      nullptr, nullptr, nullptr);
+  DefineCustomIntVariable(
+      "leadsync.http_timeout", "Total timeout of each HTTP request of sync_source.", nullptr,
+      &http_timeout_setting, kDefaultHttpTimeoutMs, kMinTimeoutMs, kMaxTimeoutMs, PGC_USERSET, GUC_UNIT_MS,
+      nullptr, nullptr, nullptr);
   MarkGUCPrefixReserved("leadsync");
 }
+
+int http_connect_timeout_ms() { return connect_timeout_setting; }
+int http_timeout_ms() { return http_timeout_setting; }
 
 const char* business_timezone_name() {
   if (timezone_setting != nullptr && timezone_setting[0] != '\0') return timezone_setting;

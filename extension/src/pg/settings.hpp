@@ -6,6 +6,11 @@ namespace leadsync::pg {
 // Registers every leadsync.* setting; called once from _PG_init.
 void define_settings();
 
+// leadsync.http_connect_timeout and leadsync.http_timeout, in milliseconds: the limits
+// of every HTTP request an in-database sync makes.
+int http_connect_timeout_ms();
+int http_timeout_ms();
+
 // The business time zone's name: leadsync.timezone, or the session's TimeZone when
 // that is empty. Never raises an error. Returns a string owned by PostgreSQL.
 const char* business_timezone_name();

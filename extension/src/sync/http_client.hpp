@@ -2,6 +2,7 @@
 // no redirects (a redirect could carry a token to another host).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <stdexcept>
@@ -14,6 +15,9 @@ struct HttpOptions {
   long connect_timeout_ms = 10000;
   long total_timeout_ms = 60000;
   std::size_t max_body_bytes = 64 * 1024 * 1024;  // a page larger than this is an error
+  // Asked several times a second during transfers and waits; true stops the sync with
+  // SyncInterrupted. Inside PostgreSQL it reports a pending cancel or shutdown.
+  std::function<bool()> interrupted;
 };
 
 struct HttpRequest {
@@ -44,6 +48,9 @@ class HttpClient {
   HttpClient& operator=(const HttpClient&) = delete;
 
   HttpResponse perform(const HttpRequest& request);
+
+  // Waits `seconds`, in short steps so an interruption is noticed within 100 ms.
+  void wait(double seconds);
 
   // Percent-encodes a query parameter value.
   std::string escape(const std::string& value);

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "page_fetch.hpp"
-#include "platforms.hpp"
+#include "sync/page_fetch.hpp"
+#include "sync/platforms.hpp"
 
 namespace leadsync::sync {
 namespace {

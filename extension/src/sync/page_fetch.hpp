@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "retry.hpp"
+#include "sync/retry.hpp"
 
 namespace leadsync::sync {
 

@@ -1,5 +1,5 @@
 // The retry loop and its backoff.
-#include "retry.hpp"
+#include "sync/retry.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -55,7 +55,7 @@ HttpResponse perform_with_retries(HttpClient& client, const HttpRequest& request
                           std::to_string(std::lround(policy.max_total_seconds)) + " s)",
                       true);
     log(verdict.reason + "; retrying in " + std::to_string(std::lround(wait * 1000)) + " ms");
-    sleep_seconds(wait);
+    client.wait(wait);
     waited += wait;
   }
 }

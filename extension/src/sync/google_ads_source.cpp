@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cstdlib>
 
-#include "page_fetch.hpp"
-#include "platforms.hpp"
-#include "time_format.hpp"
+#include "sync/page_fetch.hpp"
+#include "sync/platforms.hpp"
+#include "sync/time_format.hpp"
 
 namespace leadsync::sync {
 namespace {
@@ -123,10 +123,13 @@ SyncReport sync_google_ads(const GoogleAdsConfig& config, const SyncWindow& wind
         refreshed = true;
       }
     }
-    // Google leaves "results" out of a page with no rows.
+    // Google leaves "results" out of a page with no rows, which only the first page of an
+    // empty result can be: a page reached by a nextPageToken, or one offering a next
+    // page, has rows, and skipping it would lose them silently.
     if (document.contains("results") && !document["results"].is_array())
       throw SyncError(what + ": results is not an array", true);
-    if (!document.contains("results") && !document.contains("fieldMask") && !document.empty())
+    if (!document.contains("results") &&
+        (page > 1 || document.contains("nextPageToken") || (!document.contains("fieldMask") && !document.empty())))
       throw SyncError(what + ": the response has no results array", true);
     const nlohmann::json rows = document.value("results", nlohmann::json::array());
     ++report.pages;

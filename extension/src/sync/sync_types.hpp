@@ -62,4 +62,10 @@ class SyncError : public std::runtime_error {
   bool retryable_;
 };
 
+// The caller asked the sync to stop (query cancel, statement_timeout, shutdown).
+class SyncInterrupted : public std::runtime_error {
+ public:
+  SyncInterrupted() : std::runtime_error("sync interrupted") {}
+};
+
 }  // namespace leadsync::sync

@@ -1,5 +1,5 @@
 // Settings (environment variables for leadsync-fetch) to FetchConfig.
-#include "config.hpp"
+#include "sync/config.hpp"
 
 #include <cctype>
 #include <cstdio>
@@ -123,6 +123,16 @@ FetchConfig load_config(const std::string& command, bool have_form_ids, const Se
     config.secrets = {google.client_secret, google.refresh_token};
   }
   return config;
+}
+
+std::vector<std::string> setting_names(const std::string& command) {
+  // Whatever load_config asks for is, by definition, a setting of that command.
+  std::vector<std::string> names, missing, invalid;
+  load_config(command, false, [&names](const char* name) {
+    names.emplace_back(name);
+    return std::string();
+  }, missing, invalid);
+  return names;
 }
 
 std::string redact(std::string text, const std::vector<std::string>& secrets) {

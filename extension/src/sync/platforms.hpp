@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "http_client.hpp"
-#include "retry.hpp"
-#include "sync_types.hpp"
+#include "sync/http_client.hpp"
+#include "sync/retry.hpp"
+#include "sync/sync_types.hpp"
 
 namespace leadsync::sync {
 

@@ -4,8 +4,8 @@
 #include <functional>
 #include <string>
 
-#include "http_client.hpp"
-#include "sync_types.hpp"
+#include "sync/http_client.hpp"
+#include "sync/sync_types.hpp"
 
 namespace leadsync::sync {
 
@@ -42,7 +42,7 @@ double backoff_seconds(const RetryPolicy& policy, int failed_attempts, double hi
 // HTTP status rules every platform shares: 2xx done, 429 and 5xx retried.
 Verdict classify_http_status(const HttpResponse& response);
 
-// Sleeps; a function so tests and the in-database sync can interrupt it later.
+// Sleeps without interruption checks (for callers outside a sync's HttpClient).
 void sleep_seconds(double seconds);
 
 }  // namespace leadsync::sync

@@ -2,9 +2,9 @@
 #include <set>
 
 #include "core/phone.hpp"
-#include "page_fetch.hpp"
-#include "platforms.hpp"
-#include "time_format.hpp"
+#include "sync/page_fetch.hpp"
+#include "sync/platforms.hpp"
+#include "sync/time_format.hpp"
 
 namespace leadsync::sync {
 namespace {

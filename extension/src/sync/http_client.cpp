@@ -1,11 +1,15 @@
 // libcurl behind RAII: the easy handle and every header list are freed on all paths.
-#include "http_client.hpp"
+#include "sync/http_client.hpp"
 
 #include <curl/curl.h>
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <mutex>
+#include <thread>
+
+#include "sync/sync_types.hpp"
 
 namespace leadsync::sync {
 namespace {
@@ -23,8 +27,20 @@ struct HeaderList {
 struct Transfer {
   HttpResponse* response;
   std::size_t max_body_bytes;
+  const std::function<bool()>* interrupted;
   bool too_large = false;
+  bool was_interrupted = false;
 };
+
+// Called by libcurl at least once a second, also while connecting or waiting.
+int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto* transfer = static_cast<Transfer*>(user);
+  if (*transfer->interrupted && (*transfer->interrupted)()) {
+    transfer->was_interrupted = true;
+    return 1;  // aborts the transfer
+  }
+  return 0;
+}
 
 std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
   auto* transfer = static_cast<Transfer*>(user);
@@ -85,7 +101,7 @@ HttpResponse HttpClient::perform(const HttpRequest& request) {
   CURL* curl = handle_->curl;
   curl_easy_reset(curl);
   HttpResponse response;
-  Transfer transfer{&response, options_.max_body_bytes};
+  Transfer transfer{&response, options_.max_body_bytes, &options_.interrupted};
   HeaderList headers;
   for (const std::string& header : request.headers) headers.add(header);
   char error_text[CURL_ERROR_SIZE] = "";
@@ -104,6 +120,9 @@ HttpResponse HttpClient::perform(const HttpRequest& request) {
   check(curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header));
   check(curl_easy_setopt(curl, CURLOPT_HEADERDATA, &transfer));
   check(curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_text));
+  check(curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L));
+  check(curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress));
+  check(curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &transfer));
   if (request.method == "POST") {
     check(curl_easy_setopt(curl, CURLOPT_POST, 1L));
     check(curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.c_str()));
@@ -111,6 +130,7 @@ HttpResponse HttpClient::perform(const HttpRequest& request) {
   }
 
   const CURLcode result = curl_easy_perform(curl);
+  if (transfer.was_interrupted) throw SyncInterrupted();
   if (transfer.too_large)
     throw TransportError(request.description + ": response larger than " +
                          std::to_string(options_.max_body_bytes) + " bytes");
@@ -121,6 +141,16 @@ HttpResponse HttpClient::perform(const HttpRequest& request) {
   }
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
   return response;
+}
+
+void HttpClient::wait(double seconds) {
+  using Clock = std::chrono::steady_clock;
+  const auto end = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  for (auto now = Clock::now(); now < end; now = Clock::now()) {
+    if (options_.interrupted && options_.interrupted()) throw SyncInterrupted();
+    std::this_thread::sleep_for(std::min<Clock::duration>(end - now, std::chrono::milliseconds(100)));
+  }
+  if (options_.interrupted && options_.interrupted()) throw SyncInterrupted();
 }
 
 }  // namespace leadsync::sync

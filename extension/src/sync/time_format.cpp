@@ -1,5 +1,5 @@
 // Calendar arithmetic for formatting (Howard Hinnant's civil_from_days).
-#include "time_format.hpp"
+#include "sync/time_format.hpp"
 
 #include <chrono>
 #include <cstdio>

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "http_client.hpp"
-#include "platforms.hpp"
-#include "retry.hpp"
+#include "sync/http_client.hpp"
+#include "sync/platforms.hpp"
+#include "sync/retry.hpp"
 
 namespace leadsync::sync {
 
@@ -37,6 +37,9 @@ std::string environment_setting(const char* name);
 // `invalid` a message for each one that is set but unusable.
 FetchConfig load_config(const std::string& command, bool have_form_ids, const SettingLookup& setting,
                         std::vector<std::string>& missing, std::vector<std::string>& invalid);
+
+// The names of every setting load_config reads for `command`.
+std::vector<std::string> setting_names(const std::string& command);
 
 // `text` with every configured secret (and its URL-encoded form) replaced by [REDACTED].
 std::string redact(std::string text, const std::vector<std::string>& secrets);
