@@ -7,10 +7,10 @@ LEADSYNC_PGPORT=${LEADSYNC_PGPORT:-54329}
 
 LEADSYNC_PACKAGES=(
   build-essential cmake pkg-config
-  postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap
+  postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap postgresql-15-cron
   libtap-parser-sourcehandler-pgtap-perl
   libgtest-dev nlohmann-json3-dev libpq-dev libcurl4-openssl-dev
-  python3 curl
+  python3 curl jq
 )
 
 log() { printf '\n== %s\n' "$*" >&2; }

@@ -11,7 +11,12 @@ failed=0
 log "unit tests (ctest)"
 ctest --test-dir "$LEADSYNC_BUILD_DIR" --output-on-failure || failed=1
 
-start_cluster
+# pg_cron runs in its own database, for the scheduled-sync test.
+export LEADSYNC_CRON_DB=leadsync_cron
+cron_options="-c cron.database_name=$LEADSYNC_CRON_DB -c cron.use_background_workers=on"
+LEADSYNC_PG_OPTIONS="-c shared_preload_libraries=pg_cron $cron_options -c max_worker_processes=32" start_cluster
+createdb "$LEADSYNC_CRON_DB"
+export LEADSYNC_SERVER_LOG=$LEADSYNC_CLUSTER_DIR/server.log
 export LEADSYNC_ROOT LEADSYNC_BUILD_DIR
 export LEADSYNC_FETCH=$LEADSYNC_BUILD_DIR/fetcher/leadsync-fetch
 createdb leadsync_test
