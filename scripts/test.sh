@@ -17,6 +17,7 @@ cron_options="-c cron.database_name=$LEADSYNC_CRON_DB -c cron.use_background_wor
 LEADSYNC_PG_OPTIONS="-c shared_preload_libraries=pg_cron $cron_options -c max_worker_processes=32" start_cluster
 createdb "$LEADSYNC_CRON_DB"
 export LEADSYNC_SERVER_LOG=$LEADSYNC_CLUSTER_DIR/server.log
+export LEADSYNC_PGDATA=$LEADSYNC_CLUSTER_DIR/data  # for the test that restarts the server
 export LEADSYNC_ROOT LEADSYNC_BUILD_DIR
 export LEADSYNC_FETCH=$LEADSYNC_BUILD_DIR/fetcher/leadsync-fetch
 createdb leadsync_test

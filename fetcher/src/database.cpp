@@ -20,9 +20,16 @@ bool is_transient(const char* sqlstate) {
          code.rfind("53", 0) == 0;
 }
 
-std::string trimmed(std::string text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-  return text;
+// libpq's messages span lines ("server closed the connection unexpectedly\n\tThis
+// probably means..."): one line each, for logs and the summary.
+std::string one_line(std::string text) {
+  for (char& c : text)
+    if (c == '\n' || c == '\t') c = ' ';
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  std::string collapsed;
+  for (char c : text)
+    if (!(c == ' ' && !collapsed.empty() && collapsed.back() == ' ')) collapsed += c;
+  return collapsed;
 }
 
 }  // namespace
@@ -58,7 +65,8 @@ std::string Database::quoted_schema() {
 }
 
 Database::Rows Database::query(const std::string& sql_template, const std::vector<std::string>& parameters,
-                               const std::string& what) {
+                               const std::string& what, int max_attempts) {
+  if (max_attempts < 0) max_attempts = retry_.max_attempts;
   std::vector<const char*> values;
   for (const std::string& parameter : parameters) values.push_back(parameter.c_str());
   double waited = 0;
@@ -66,7 +74,7 @@ Database::Rows Database::query(const std::string& sql_template, const std::vecto
     std::string problem;
     if (connection_ == nullptr || PQstatus(connection_.get()) != CONNECTION_OK) connect();
     if (PQstatus(connection_.get()) != CONNECTION_OK) {
-      problem = trimmed(PQerrorMessage(connection_.get()));
+      problem = one_line(PQerrorMessage(connection_.get()));
     } else {
       // "@." stands for the extension's schema, quoted.
       std::string sql = sql_template;
@@ -78,11 +86,11 @@ Database::Rows Database::query(const std::string& sql_template, const std::vecto
       const ExecStatusType status = PQresultStatus(rows.result.get());
       if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) return rows;
       const char* sqlstate = PQresultErrorField(rows.result.get(), PG_DIAG_SQLSTATE);
-      problem = trimmed(PQresultErrorMessage(rows.result.get()));
+      problem = one_line(PQresultErrorMessage(rows.result.get()));
       if (!is_transient(sqlstate) && PQstatus(connection_.get()) == CONNECTION_OK)
         throw SyncError(what + ": " + problem, false);
     }
-    if (attempt >= retry_.max_attempts)
+    if (attempt >= max_attempts)
       throw SyncError(what + ": " + problem + " (gave up after " + std::to_string(attempt) + " attempts)", true);
     const double wait = backoff_seconds(retry_, attempt, -1);
     if (waited + wait > retry_.max_total_seconds)
@@ -125,7 +133,8 @@ void Database::record_success(const std::string& source_type, const SyncWindow& 
 }
 
 void Database::record_failure(const std::string& source_type, const std::string& message) {
-  query("SELECT @.record_sync_failure($1, $2)", {source_type, message}, source_type + ": recording the failure");
+  // One attempt: this runs after a failure, often of the database itself.
+  query("SELECT @.record_sync_failure($1, $2)", {source_type, message}, source_type + ": recording the failure", 1);
 }
 
 std::vector<SourceStatus> Database::status() {

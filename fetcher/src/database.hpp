@@ -36,7 +36,9 @@ class Database : public PageSink {
 
  private:
   struct Rows;
-  Rows query(const std::string& sql, const std::vector<std::string>& parameters, const std::string& what);
+  // max_attempts < 0: the retry policy's.
+  Rows query(const std::string& sql, const std::vector<std::string>& parameters, const std::string& what,
+             int max_attempts = -1);
   void connect();
   std::string quoted_schema();
 

@@ -124,19 +124,18 @@ int run(const Arguments& arguments, const FetchConfig& config) {
 
   HttpClient http(config.http);
   DiscardingSink discard;
-  SyncContext context{http, arguments.dry_run ? static_cast<PageSink&>(discard) : database, config.retry, progress};
-  SyncReport report;
-  report.source_type = source_type;
-  report.window = window;
+  SyncContext context{http, arguments.dry_run ? static_cast<PageSink&>(discard) : database, config.retry, progress, {}};
+  context.report.source_type = source_type;
+  context.report.window = window;
   try {
     if (arguments.command == "meta") {
       MetaConfig meta = config.meta;
       if (!arguments.form_ids.empty()) meta.form_ids = arguments.form_ids;
-      report = sync_meta(meta, window, context);
+      sync_meta(meta, window, context);
     } else if (arguments.command == "knowlarity") {
-      report = sync_knowlarity(config.knowlarity, window, context);
+      sync_knowlarity(config.knowlarity, window, context);
     } else {
-      report = sync_google_ads(config.google, window, context);
+      sync_google_ads(config.google, window, context);
     }
   } catch (const SyncError& error) {
     const std::string message = redact(error.what(), config.secrets);
@@ -148,9 +147,11 @@ int run(const Arguments& arguments, const FetchConfig& config) {
         // The database may be the thing that failed; the exit status still says so.
       }
     }
-    std::cout << summary_json(report, arguments.dry_run, message) << std::endl;
+    // The counts of the pages ingested before the failure: those rows are stored.
+    std::cout << summary_json(context.report, arguments.dry_run, message) << std::endl;
     return kExitFailed;
   }
+  const SyncReport& report = context.report;
   const std::string summary = summary_json(report, arguments.dry_run);
   if (!arguments.dry_run) database.record_success(source_type, window, summary);
   std::cout << summary << std::endl;

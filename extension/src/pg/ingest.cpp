@@ -210,9 +210,11 @@ struct Source {
   std::optional<CompiledFieldMap> field_map;  // custom sources only
 };
 
-struct AcceptedLead {
-  Lead lead;
-  Datum payload;  // jsonb, in SPI procedure memory
+// The payloads that became leads: leads[i] was extracted from payloads[i] (jsonb, in
+// SPI procedure memory).
+struct AcceptedLeads {
+  std::vector<Lead> leads;
+  std::vector<Datum> payloads;
 };
 
 struct RejectedPayload {
@@ -270,7 +272,7 @@ Extraction extract_payload(const Source& source, JsonbValue* element, Datum payl
 
 // Extracts every payload of the array; payload jsonb values are kept for the writes.
 void extract_batch(const Source& source, const std::vector<JsonbValue*>& elements,
-                   std::vector<AcceptedLead>& accepted, std::vector<RejectedPayload>& rejected) {
+                   AcceptedLeads& accepted, std::vector<RejectedPayload>& rejected) {
   MemoryContext batch_memory = CurrentMemoryContext;
   MemoryContext scratch = call_postgres([] {
     return AllocSetContextCreate(CurrentMemoryContext, "leadsync extraction", ALLOCSET_DEFAULT_SIZES);
@@ -281,10 +283,12 @@ void extract_batch(const Source& source, const std::vector<JsonbValue*>& element
     Extraction extraction = extract_payload(source, element, payload);
     MemoryContextSwitchTo(batch_memory);
     MemoryContextReset(scratch);
-    if (extraction.lead)
-      accepted.push_back({std::move(*extraction.lead), payload});
-    else
+    if (extraction.lead) {
+      accepted.leads.push_back(std::move(*extraction.lead));
+      accepted.payloads.push_back(payload);
+    } else {
       rejected.push_back({std::move(extraction.reject_reason), payload});
+    }
     call_postgres([] { CHECK_FOR_INTERRUPTS(); });
   }
 }
@@ -300,17 +304,14 @@ void write_rejects(const Source& source, const std::vector<RejectedPayload>& rej
   execute(statements.insert_rejects, args, nullptr);
 }
 
-BatchOutcome write_batch(const Source& source, std::vector<AcceptedLead>& accepted,
+BatchOutcome write_batch(const Source& source, const AcceptedLeads& accepted,
                          const std::vector<RejectedPayload>& rejected) {
   BatchOutcome outcome;
   outcome.rejected = static_cast<int64>(rejected.size());
   write_rejects(source, rejected);
-  if (accepted.empty()) return outcome;
+  if (accepted.leads.empty()) return outcome;
 
-  std::vector<Lead> leads;
-  leads.reserve(accepted.size());
-  for (const AcceptedLead& item : accepted) leads.push_back(item.lead);
-  const BatchPlan plan = plan_batch(leads);
+  const BatchPlan plan = plan_batch(accepted.leads);
   const std::size_t count = plan.writes.size();
   const char* zone = business_timezone_name();
 
@@ -318,13 +319,13 @@ BatchOutcome write_batch(const Source& source, std::vector<AcceptedLead>& accept
   std::vector<std::string> sorted_phones;
   sorted_phones.reserve(count);
   for (std::size_t index : plan.writes) {
-    const AcceptedLead& item = accepted[index];
-    sorted_phones.push_back(item.lead.phone.str());
-    phones.add(text_datum(item.lead.phone.view()));
-    item.lead.full_name ? names.add(text_datum(*item.lead.full_name)) : names.add_null();
-    item.lead.external_id ? external_ids.add(text_datum(*item.lead.external_id)) : external_ids.add_null();
-    payloads.add(item.payload);
-    item.lead.event_time ? created_at.add(event_time_datum(*item.lead.event_time, zone)) : created_at.add_null();
+    const Lead& lead = accepted.leads[index];
+    sorted_phones.push_back(lead.phone.str());
+    phones.add(text_datum(lead.phone.view()));
+    lead.full_name ? names.add(text_datum(*lead.full_name)) : names.add_null();
+    lead.external_id ? external_ids.add(text_datum(*lead.external_id)) : external_ids.add_null();
+    payloads.add(accepted.payloads[index]);
+    lead.event_time ? created_at.add(event_time_datum(*lead.event_time, zone)) : created_at.add_null();
   }
   const Datum phone_array = phones.build(TEXTOID);
   const Datum external_id_array = external_ids.build(TEXTOID);
@@ -355,7 +356,7 @@ BatchOutcome write_batch(const Source& source, std::vector<AcceptedLead>& accept
   const int64 todays_rows = DatumGetInt64(*result_value(0, 2));
   outcome.cross_source_history = history_rows - outcome.inserted_new;
   outcome.duplicate_same_source =
-      static_cast<int64>(accepted.size()) - outcome.inserted_new - outcome.cross_source_history;
+      static_cast<int64>(accepted.leads.size()) - outcome.inserted_new - outcome.cross_source_history;
 
   // 3. The source's counters, once per batch.
   if (history_rows > 0) {
@@ -387,9 +388,10 @@ Jsonb* required_jsonb_argument(FunctionCallInfo fcinfo, int index, const char* n
 BatchOutcome ingest(Oid function_oid, const std::string& source_type, const std::vector<JsonbValue*>& elements) {
   prepare_statements(function_oid);
   const Source source = find_or_create_source(source_type);
-  std::vector<AcceptedLead> accepted;
+  AcceptedLeads accepted;
   std::vector<RejectedPayload> rejected;
-  accepted.reserve(elements.size());
+  accepted.leads.reserve(elements.size());
+  accepted.payloads.reserve(elements.size());
   extract_batch(source, elements, accepted, rejected);
   BatchOutcome outcome = write_batch(source, accepted, rejected);
   if (elements.size() == 1 && !rejected.empty()) outcome.reject_reason = rejected.front().reason;

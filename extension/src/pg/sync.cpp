@@ -160,18 +160,19 @@ Datum sync_source_body(FunctionCallInfo fcinfo) {
 
   sync::HttpClient http(config.http);
   SpiSink sink(function_oid);
-  sync::SyncContext context{http, sink, config.retry, [&config](const std::string& line) {
+  sync::SyncContext context{http, sink, config.retry,
+                            [&config](const std::string& line) {
                               const std::string redacted = sync::redact(line, config.secrets);
                               call_postgres([&] { elog(DEBUG1, "leadsync: %s", redacted.c_str()); });
-                            }};
-  sync::SyncReport report;
+                            },
+                            {}};
   try {
     if (command == "meta")
-      report = sync::sync_meta(config.meta, window, context);
+      sync::sync_meta(config.meta, window, context);
     else if (command == "knowlarity")
-      report = sync::sync_knowlarity(config.knowlarity, window, context);
+      sync::sync_knowlarity(config.knowlarity, window, context);
     else
-      report = sync::sync_google_ads(config.google, window, context);
+      sync::sync_google_ads(config.google, window, context);
   } catch (const sync::SyncInterrupted&) {
     throw InterruptRequested{};
   } catch (const sync::SyncError& error) {
@@ -179,6 +180,7 @@ Datum sync_source_body(FunctionCallInfo fcinfo) {
                    "leadsync: sync_source('" + source_type + "') failed: " + sync::redact(error.what(), config.secrets),
                    "Nothing of this run is kept; the next run covers its window again.");
   }
+  const sync::SyncReport& report = context.report;
   const std::string summary = sync::summary_json(report);
   query_text(with_schema("SELECT @S@.record_sync_success($1, pg_catalog.to_timestamp($2::pg_catalog.float8),"
                          " pg_catalog.to_timestamp($3::pg_catalog.float8), $4::pg_catalog.jsonb)",

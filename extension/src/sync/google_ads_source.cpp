@@ -94,8 +94,8 @@ std::string lead_query(const SyncWindow& window) {
 
 }  // namespace
 
-SyncReport sync_google_ads(const GoogleAdsConfig& config, const SyncWindow& window, SyncContext& context) {
-  SyncReport report;
+void sync_google_ads(const GoogleAdsConfig& config, const SyncWindow& window, SyncContext& context) {
+  SyncReport& report = context.report;
   report.source_type = kSourceType;
   report.window = window;
   std::string access_token = fetch_access_token(config, context);
@@ -141,7 +141,6 @@ SyncReport sync_google_ads(const GoogleAdsConfig& config, const SyncWindow& wind
       break;
     page_token = document["nextPageToken"].get<std::string>();
   }
-  return report;
 }
 
 }  // namespace leadsync::sync

@@ -36,8 +36,8 @@ bool is_allowed_call(const nlohmann::json& call, const std::set<std::string>& al
 
 }  // namespace
 
-SyncReport sync_knowlarity(const KnowlarityConfig& config, const SyncWindow& window, SyncContext& context) {
-  SyncReport report;
+void sync_knowlarity(const KnowlarityConfig& config, const SyncWindow& window, SyncContext& context) {
+  SyncReport& report = context.report;
   report.source_type = kSourceType;
   report.window = window;
   const std::set<std::string> allowed = normalized_numbers(config.allowed_numbers);
@@ -75,7 +75,6 @@ SyncReport sync_knowlarity(const KnowlarityConfig& config, const SyncWindow& win
         offset >= meta["total_count"].get<std::int64_t>())
       break;
   }
-  return report;
 }
 
 }  // namespace leadsync::sync

@@ -101,8 +101,8 @@ std::vector<std::string> active_form_ids(const MetaConfig& config, SyncContext& 
 
 }  // namespace
 
-SyncReport sync_meta(const MetaConfig& config, const SyncWindow& window, SyncContext& context) {
-  SyncReport report;
+void sync_meta(const MetaConfig& config, const SyncWindow& window, SyncContext& context) {
+  SyncReport& report = context.report;
   report.source_type = kSourceType;
   report.window = window;
   const std::vector<std::string> forms = config.form_ids.empty() ? active_form_ids(config, context) : config.form_ids;
@@ -130,7 +130,6 @@ SyncReport sync_meta(const MetaConfig& config, const SyncWindow& window, SyncCon
       url = next_page_url(document, origin, what);
     }
   }
-  return report;
 }
 
 }  // namespace leadsync::sync

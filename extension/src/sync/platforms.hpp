@@ -44,11 +44,14 @@ struct SyncContext {
   PageSink& sink;
   RetryPolicy retry;
   ProgressLog log;
+  // Filled page by page, so a run that fails part-way still reports what it ingested.
+  SyncReport report;
 };
 
-SyncReport sync_meta(const MetaConfig& config, const SyncWindow& window, SyncContext& context);
-SyncReport sync_knowlarity(const KnowlarityConfig& config, const SyncWindow& window, SyncContext& context);
-SyncReport sync_google_ads(const GoogleAdsConfig& config, const SyncWindow& window, SyncContext& context);
+// Each walks its platform's pages for `window`; throws SyncError (or SyncInterrupted).
+void sync_meta(const MetaConfig& config, const SyncWindow& window, SyncContext& context);
+void sync_knowlarity(const KnowlarityConfig& config, const SyncWindow& window, SyncContext& context);
+void sync_google_ads(const GoogleAdsConfig& config, const SyncWindow& window, SyncContext& context);
 
 // GAQL reads submission_date_time in the account's time zone, which the fetcher does
 // not know: the filter is widened by this much on both sides (ingest is idempotent).
