@@ -1,5 +1,5 @@
 \ir lib/setup.sql
-SELECT plan(17);
+SELECT plan(18);
 
 SELECT is(normalize_phone('+91-98765 43210'), '9876543210', 'a formatted Indian number keeps its last ten digits');
 SELECT is(normalize_phone('p:+919876543210'), '9876543210', 'a Meta "p:" prefix is ignored');
@@ -23,6 +23,9 @@ SELECT is((SELECT (provolatile, proisstrict, proparallel)::text FROM pg_proc
 SELECT is((SELECT count(*) FROM (VALUES ('+91 98765 43210'), ('0091-9876543210'), ('(987) 654-3210'))
              v(p) WHERE normalize_phone(p) = '9876543210'), 3::bigint,
           'normalize_phone works in a WHERE clause over many rows');
+
+SELECT is_empty('SELECT * FROM pg_temp.counter_mismatches()',
+                'every source''s total equals its history rows, and today''s count its rows of today');
 
 SELECT * FROM finish();
 ROLLBACK;

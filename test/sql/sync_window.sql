@@ -1,5 +1,5 @@
 \ir lib/setup.sql
-SELECT plan(9);
+SELECT plan(10);
 
 SELECT is(sync_window_start('meta_form'), now() - interval '24 hours',
           'with no saved window the first fetch looks back 24 hours');
@@ -24,6 +24,9 @@ SELECT results_eq($$ SELECT source_type, synced_until, last_error IS NOT NULL FR
                   'a failed run records its error and leaves the saved point where it was');
 SELECT is(record_sync_success('meta_form', timestamptz '2026-11-25 09:50+00', timestamptz '2026-11-25 11:00+00', '{}'),
           timestamptz '2026-11-25 11:00+00', 'a run that overlaps the saved point moves it forward');
+
+SELECT is_empty('SELECT * FROM pg_temp.counter_mismatches()',
+                'every source''s total equals its history rows, and today''s count its rows of today');
 
 SELECT * FROM finish();
 ROLLBACK;

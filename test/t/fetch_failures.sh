@@ -13,7 +13,7 @@ source "$(dirname "$0")/lib/tap.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/fetch.sh
 source "$(dirname "$0")/lib/fetch.sh"
 
-tap_plan 48
+tap_plan 49
 
 # 3 active Meta forms x 10 leads, 20 calls, 12 Google leads; 5 records a page.
 fetch_start_fake --leads-per-form 10 --calls 20 --google-leads 12 --page-size 5 --seed 11 ||
@@ -106,6 +106,15 @@ for code in 4 80004; do
   fetch_is_lines "$(fetch_db_triples)" "$(fetch_expect_triples meta_form "$EXPECT_META")" \
     "meta throttling code $code: every lead is in the database"
 done
+
+# Meta's own estimate (10 minutes) is beyond the retry budget (LEADSYNC_RETRY_BUDGET_SECONDS
+# 30 here): the run fails at once, saying so, rather than hammering a throttled app.
+scenario throttle_long
+fake_fault "{\"path\": \"/${FORMS[0]}/leads\", \"fault\": \"meta_throttle\", \"code\": 17, \"regain_minutes\": 10, \"times\": -1}"
+fetch_run throttle_long meta --since "$SINCE_ISO"
+tap_is "$FETCH_RC $(grep -c 'Graph API error 17 (throttled) (gave up: waiting [0-9]* s more would pass the retry budget' \
+  "$TAP_TMP/throttle_long.err") $(fake_requests "/${FORMS[0]}/leads" | jq length)" "1 1 1" \
+  "meta throttling with estimated_time_to_regain_access beyond the retry budget: exit 1 at once, no retry"
 
 scenario stall
 fake_fault '{"path": "googleAds:search", "fault": "stall", "seconds": 8, "after": 1}'
@@ -258,8 +267,8 @@ leaks() { # FILE: the secrets found in it
   done
   echo "${found% }"
 }
-tap_is "$(grep -c 'failed: ' "$FETCH_ALL_OUTPUT") $(grep -c . "$LAST_ERRORS")" "9 9" \
-  "the nine failed runs above printed their failure and recorded it in sync_state.last_error"
+tap_is "$(grep -c 'failed: ' "$FETCH_ALL_OUTPUT") $(grep -c . "$LAST_ERRORS")" "10 10" \
+  "the ten failed runs above printed their failure and recorded it in sync_state.last_error"
 tap_is "$(leaks "$FETCH_ALL_OUTPUT")" "" \
   "no token, key, client secret or refresh token in the stdout or stderr of any run"
 tap_is "$(leaks "$LAST_ERRORS")" "" "no token, key or secret in any sync_state.last_error"
