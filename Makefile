@@ -11,7 +11,12 @@ PG_SOURCES = $(wildcard extension/src/pg/*.cpp)
 OBJS = $(CORE_SOURCES:.cpp=.o) $(SYNC_SOURCES:.cpp=.o) $(PG_SOURCES:.cpp=.o)
 
 MODULEDIR = extension
-DATA = extension/leadsync.control
+# The current install script is built from sql/leadsync.sql; every released version's
+# install script is kept frozen in sql/released/ and every upgrade in sql/, so any
+# released version can be installed and updated along the chain.
+RELEASED_SCRIPTS = $(filter-out sql/released/leadsync--$(EXTVERSION).sql, $(wildcard sql/released/leadsync--*.sql))
+UPGRADE_SCRIPTS = $(wildcard sql/leadsync--*--*.sql)
+DATA = extension/leadsync.control $(RELEASED_SCRIPTS) $(UPGRADE_SCRIPTS)
 DATA_built = sql/leadsync--$(EXTVERSION).sql
 EXTRA_CLEAN = $(DATA_built)
 
