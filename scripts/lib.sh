@@ -11,6 +11,7 @@ LEADSYNC_PACKAGES=(
   libtap-parser-sourcehandler-pgtap-perl
   libgtest-dev nlohmann-json3-dev libpq-dev libcurl4-openssl-dev
   python3 curl jq time bsdutils
+  clang-14 libclang-rt-14-dev valgrind
 )
 
 log() { printf '\n== %s\n' "$*" >&2; }

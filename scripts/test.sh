@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test: the C++ unit tests (ctest), then the pgTAP suites (pg_prove) and the
-# multi-session tests (prove) against a throwaway PostgreSQL 15.
+# Runs every test: the C++ unit tests (ctest), then against a throwaway PostgreSQL 15
+# with pg_cron the pgTAP suites (pg_prove) and the multi-session, fetcher, crash, soak
+# and upgrade tests (prove), then the fuzzers for a bounded time, and the unit and
+# fetcher tests again under AddressSanitizer/UndefinedBehaviorSanitizer and valgrind.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -28,6 +30,12 @@ pg_prove -d leadsync_test "$LEADSYNC_ROOT"/test/sql/*.sql || failed=1
 
 log "multi-session tests (prove)"
 prove "$LEADSYNC_ROOT"/test/t/*.sh || failed=1
+
+log "fuzzing (libFuzzer; a longer run: bash test/fuzz/run.sh --seconds 3600)"
+LEADSYNC_SKIP_INSTALL=1 bash "$LEADSYNC_ROOT/test/fuzz/run.sh" || failed=1
+
+log "sanitizers (ASan, UBSan) and valgrind: unit tests and the fetcher tests"
+LEADSYNC_SKIP_INSTALL=1 bash "$LEADSYNC_ROOT/test/sanitize.sh" --with-prove || failed=1
 
 if [ "$failed" != 0 ]; then
   log "FAILED (server log follows)"

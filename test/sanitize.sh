@@ -63,7 +63,8 @@ find_fetcher() { find "$1" -name leadsync-fetch -type f -perm -u+x 2>/dev/null |
 
 # --- 1. sanitized build and unit tests ---------------------------------------------------
 log "building with -DLEADSYNC_SANITIZE=ON in $SAN_BUILD"
-cmake -S "$ROOT" -B "$SAN_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLEADSYNC_SANITIZE=ON >/dev/null
+# -O1 -g: readable reports, a quicker build than RelWithDebInfo.
+cmake -S "$ROOT" -B "$SAN_BUILD" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-g -O1" -DLEADSYNC_SANITIZE=ON >/dev/null
 if ! cmake --build "$SAN_BUILD" -j"$(nproc)" >"$WORK/san-build.log" 2>&1; then
   tail -n 40 "$WORK/san-build.log" >&2
   echo "sanitize.sh: the sanitized build failed" >&2
@@ -147,6 +148,9 @@ run() {
 # fetched NAME: the "fetched" count of the run's summary line, or "none".
 fetched() { jq -r 'select(type == "object") | .fetched // "none"' "$WORK/$1.out" 2>/dev/null | tail -n 1 | grep . || echo none; }
 
+# From here on a failed check is counted, not fatal: every check runs.
+set +e
+
 # --- 2. the sanitized fetcher against the fake platforms --------------------------------
 log "leadsync-fetch built with ASan+UBSan against the fake platforms ($SAN_FETCH)"
 # check_sanitized NAME EXPECTED-RC DESCRIPTION
@@ -197,14 +201,14 @@ VALGRIND_ERROR=97
 # check_valgrind NAME EXPECTED-RC DESCRIPTION
 check_valgrind() {
   local name=$1 expected=$2 description=$3 vlog=$WORK/$1.valgrind lost
-  lost=$(grep -Eo 'definitely lost: [0-9,]+ bytes' "$vlog" | tail -n 1)
+  lost=$(grep -Eo 'definitely lost: [0-9,]+ bytes' "$vlog" | tail -n 1 || true)
   if grep -q 'All heap blocks were freed -- no leaks are possible' "$vlog"; then lost="definitely lost: 0 bytes"; fi
   if [ "$RC" = "$expected" ] && [ "$lost" = "definitely lost: 0 bytes" ] &&
     grep -q 'ERROR SUMMARY: 0 errors' "$vlog"; then
     pass "valgrind: $description (exit $RC, fetched $(fetched "$name"), $lost, 0 errors)"
   else
     fail "valgrind: $description: exit $RC (expected $expected; $VALGRIND_ERROR = memcheck error), ${lost:-no leak summary}"
-    grep -E 'ERROR SUMMARY|definitely lost|indirectly lost|Invalid|uninitialised' "$vlog" | head -n 20
+    grep -E 'ERROR SUMMARY|definitely lost|indirectly lost|Invalid|uninitialised' "$vlog" | head -n 20 || true
     tail -n 5 "$WORK/$name.err"
   fi
 }
@@ -222,7 +226,9 @@ no_faults
 # --- optional: the fetcher's multi-session tests with the sanitized binary -----------------
 if [ "$WITH_PROVE" = 1 ]; then
   log "prove test/t/fetch_*.sh with the sanitized fetcher"
-  if LEADSYNC_ROOT=$ROOT LEADSYNC_FETCH=$SAN_FETCH prove "$ROOT"/test/t/fetch_*.sh >"$WORK/prove.log" 2>&1 &&
+  # A small quarantine: fetch_output.sh measures that peak memory stays flat.
+  if LEADSYNC_ROOT=$ROOT LEADSYNC_FETCH=$SAN_FETCH ASAN_OPTIONS="$ASAN_OPTIONS:quarantine_size_mb=8" \
+    prove "$ROOT"/test/t/fetch_*.sh >"$WORK/prove.log" 2>&1 &&
     [ -z "$(sanitizer_reports)" ]; then
     pass "prove test/t/fetch_*.sh with ASan+UBSan: $(tail -n 1 "$WORK/prove.log")"
   else
@@ -233,4 +239,5 @@ if [ "$WITH_PROVE" = 1 ]; then
 fi
 
 log "sanitize.sh: $((CHECKS - FAILED)) of $CHECKS checks passed"
+echo "sanitize: $((CHECKS - FAILED)) passed, $FAILED failed"
 [ "$FAILED" = 0 ]

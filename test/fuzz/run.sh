@@ -4,7 +4,7 @@
 # from its seed corpus (test/fuzz/corpus/). Exits non-zero when any harness crashes, leaks,
 # times out or trips a property check; prints one closing line per harness.
 #
-#   bash test/fuzz/run.sh                      # every harness, 15 s each (2 at a time)
+#   bash test/fuzz/run.sh                      # every harness, 12 s each (2 at a time), ~2 min
 #   bash test/fuzz/run.sh --seconds 3600       # a long run (also: -j N, harness names)
 #   bash test/fuzz/run.sh --seconds 600 fuzz_page_meta fuzz_extract_meta
 #   bash test/fuzz/run.sh --replay-only        # only the regressions, no fuzzing
@@ -16,7 +16,7 @@ set -euo pipefail
 
 FUZZ_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BUILD_DIR=${LEADSYNC_FUZZ_BUILD_DIR:-/tmp/leadsync-fuzz-build}
-SECONDS_EACH=15
+SECONDS_EACH=12
 JOBS=$(($(nproc) < 2 ? 1 : 2))
 REPLAY_ONLY=0
 ALL_HARNESSES=(fuzz_phone fuzz_event_time fuzz_extract_meta fuzz_extract_knowlarity fuzz_extract_google

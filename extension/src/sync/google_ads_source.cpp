@@ -34,7 +34,7 @@ double retry_delay_seconds(const nlohmann::json& node) {
 
 Verdict classify_token_error(const HttpResponse& response) {
   auto body = nlohmann::json::parse(response.body, nullptr, false);
-  const std::string error = body.is_object() ? body.value("error", std::string()) : std::string();
+  const std::string error = string_member(body, "error");
   if (error == "invalid_grant")
     return Verdict::fail("Google refused GOOGLE_OAUTH_REFRESH_TOKEN (invalid_grant: expired or revoked); "
                          "create a new refresh token and update the secret");
@@ -47,8 +47,7 @@ Verdict classify_token_error(const HttpResponse& response) {
 Verdict classify_search_error(const HttpResponse& response, bool& unauthenticated) {
   auto body = nlohmann::json::parse(response.body, nullptr, false);
   std::string status;
-  if (body.is_object() && body.contains("error") && body["error"].is_object())
-    status = body["error"].value("status", std::string());
+  if (body.is_object() && body.contains("error")) status = string_member(body["error"], "status");
   if (response.status == 401 || status == "UNAUTHENTICATED") {
     unauthenticated = true;
     return Verdict::fail("HTTP 401 UNAUTHENTICATED: Google rejected the access token");

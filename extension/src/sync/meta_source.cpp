@@ -38,7 +38,7 @@ Verdict classify_graph_error(const HttpResponse& response) {
   auto body = nlohmann::json::parse(response.body, nullptr, false);
   if (!body.is_object() || !body.contains("error") || !body["error"].is_object()) return classify_http_status(response);
   const auto& error = body["error"];
-  const long code = error.value("code", 0L);
+  const long code = integer_member(error, "code");
   const std::string graph = "Graph API error " + std::to_string(code);
   if (code == 190)
     return Verdict::fail(graph + ": META_ACCESS_TOKEN is expired or invalid; renew the Page access token "
@@ -50,7 +50,7 @@ Verdict classify_graph_error(const HttpResponse& response) {
   if (code == 1 || code == 2) return Verdict::retry(graph + " (temporary)");
   Verdict status = classify_http_status(response);
   if (status.kind == Verdict::Retry) return status;
-  return Verdict::fail(graph + ": " + error.value("message", std::string("no message")));
+  return Verdict::fail(graph + ": " + string_member(error, "message", "no message"));
 }
 
 // "scheme://host[:port]" of a URL, so paging.next (which carries the token) is only
@@ -92,7 +92,7 @@ std::vector<std::string> active_form_ids(const MetaConfig& config, SyncContext& 
     const nlohmann::json document =
         fetch_json_page(context.http, {"GET", url, {}, {}, what}, classify_graph_error, context.retry, context.log);
     for (const auto& form : data_array(document, what))
-      if (form.is_object() && form.value("status", "") == "ACTIVE" && form.contains("id"))
+      if (string_member(form, "status") == "ACTIVE" && form.contains("id"))
         forms.push_back(form["id"].is_string() ? form["id"].get<std::string>() : form["id"].dump());
     url = next_page_url(document, origin, what);
   }
