@@ -5,16 +5,22 @@
 # with exactly the rows of an uninterrupted run.
 set -u
 export TAP_TIMEOUT=${TAP_TIMEOUT:-150}
+: "${LEADSYNC_SERVER_LOG:?LEADSYNC_SERVER_LOG must name the server log, to see crash recovery end}"
 source "$(dirname "$0")/lib/tap.sh"
 source "$(dirname "$0")/lib/fetch.sh"
 
 tap_plan 7
 BATCH=150000
 
+# ready_count: how often the server has said it is ready (each crash recovery ends so).
+ready_count() { grep -c 'database system is ready to accept connections' "$LEADSYNC_SERVER_LOG"; }
+
 # kill_backend_when APPNAME SQL-CONDITION: SIGKILL the backend of APPNAME once the
-# condition holds for it (polled), then wait until the server accepts connections again.
+# condition holds for it (polled), then wait until the server has restarted every
+# session and finished crash recovery (a new "ready" line in its log).
 kill_backend_when() {
-  local app=$1 condition=$2 pid="" i
+  local app=$1 condition=$2 pid="" i ready
+  ready=$(ready_count)
   for ((i = 0; i < 400; i++)); do
     pid=$(psql -X -A -t -d postgres -c "SELECT pid FROM pg_stat_activity WHERE application_name = '$app' AND $condition" 2>/dev/null)
     [ -n "$pid" ] && break
@@ -22,8 +28,10 @@ kill_backend_when() {
   done
   [ -n "$pid" ] || return 1
   kill -KILL "$pid"
-  for ((i = 0; i < 200; i++)); do
-    psql -X -A -t -d postgres -c "SELECT 1" >/dev/null 2>&1 && return 0
+  for ((i = 0; i < 300; i++)); do
+    if [ "$(ready_count)" -gt "$ready" ] && psql -X -A -t -d postgres -c "SELECT 1" >/dev/null 2>&1; then
+      return 0
+    fi
     sleep 0.1
   done
   return 1

@@ -44,11 +44,9 @@ for ((i = 0; i < 100; i++)); do
   sleep 0.05
 done
 ingested_before=$(tap_sql "SELECT count(*) FROM lead_sources_history")
-if [ "$(id -u)" = 0 ]; then
-  runuser -u postgres -- "$(pg_config --bindir)/pg_ctl" -D "$LEADSYNC_PGDATA" -m fast -w restart >/dev/null 2>&1
-else
-  "$(pg_config --bindir)/pg_ctl" -D "$LEADSYNC_PGDATA" -m fast -w restart >/dev/null 2>&1
-fi
+# -l keeps the server writing the same log, which later tests read.
+restart=("$(pg_config --bindir)/pg_ctl" -D "$LEADSYNC_PGDATA" -m fast -w restart -l "${LEADSYNC_SERVER_LOG:-/dev/null}")
+if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "${restart[@]}" >/dev/null 2>&1; else "${restart[@]}" >/dev/null 2>&1; fi
 restarted=$?
 wait "$fetcher"
 rc=$?
