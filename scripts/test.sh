@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test: the C++ unit tests (ctest), then against a throwaway PostgreSQL 15
 # with pg_cron the pgTAP suites (pg_prove) and the multi-session, fetcher, crash, soak
-# and upgrade tests (prove), then the fuzzers for a bounded time, and the unit and
-# fetcher tests again under AddressSanitizer/UndefinedBehaviorSanitizer and valgrind.
+# and upgrade tests (prove), the benchmarks in quick mode, the fuzzers for a bounded
+# time, and the unit and fetcher tests again under AddressSanitizer/UndefinedBehavior-
+# Sanitizer and valgrind.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -30,6 +31,9 @@ pg_prove -d leadsync_test "$LEADSYNC_ROOT"/test/sql/*.sql || failed=1
 
 log "multi-session tests (prove)"
 prove "$LEADSYNC_ROOT"/test/t/*.sh || failed=1
+
+log "benchmarks, quick mode: the code runs, no timing is asserted (full: bash test/bench/run.sh)"
+bash "$LEADSYNC_ROOT/test/bench/run.sh" --quick || failed=1
 
 log "fuzzing (libFuzzer; a longer run: bash test/fuzz/run.sh --seconds 3600)"
 LEADSYNC_SKIP_INSTALL=1 bash "$LEADSYNC_ROOT/test/fuzz/run.sh" || failed=1

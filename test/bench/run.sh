@@ -11,6 +11,10 @@
 # normalize,pgbench,batch,scaling,concurrency,fetch.
 # Needs: the extension built and installed, pgbench, python3, /usr/bin/time, and
 # leadsync-fetch (LEADSYNC_FETCH, else $LEADSYNC_BUILD_DIR/fetcher/leadsync-fetch).
+# To measure a build that is NOT installed (a change under review), set
+# LEADSYNC_BENCH_MODULE=/path/to/leadsync.so (and LEADSYNC_BENCH_SQL=/path/to/leadsync.sql,
+# default sql/leadsync.sql): the objects are then created from that script, in public,
+# pointing at that library, instead of CREATE EXTENSION.
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -31,7 +35,7 @@ while [ $# -gt 0 ]; do
 done
 
 export LEADSYNC_PGPORT=${LEADSYNC_PGPORT:-54600}
-# shellcheck source=../../scripts/lib.sh
+# shellcheck source=scripts/lib.sh
 source "$BENCH_DIR/../../scripts/lib.sh"
 FETCH=${LEADSYNC_FETCH:-$LEADSYNC_BUILD_DIR/fetcher/leadsync-fetch}
 
@@ -63,6 +67,10 @@ OWN_CLUSTER=0
 
 cleanup() {
   local status=$?
+  if [ "$status" != 0 ] && [ -s "$RESULTS" ]; then
+    echo "run.sh: failed; the samples taken so far:" >&2
+    cat "$RESULTS" >&2
+  fi
   if [ -n "$FAKE_PID" ]; then kill "$FAKE_PID" 2>/dev/null || true; wait "$FAKE_PID" 2>/dev/null || true; fi
   if [ "$OWN_CLUSTER" = 1 ]; then
     stop_cluster
@@ -109,7 +117,17 @@ else
 fi
 createdb "$DB"
 DB_CREATED=1
-sql -c "CREATE EXTENSION leadsync" >/dev/null
+if [ -n "${LEADSYNC_BENCH_MODULE:-}" ]; then
+  [ -r "$LEADSYNC_BENCH_MODULE" ] || fail "LEADSYNC_BENCH_MODULE: no such library $LEADSYNC_BENCH_MODULE"
+  say "using the UNINSTALLED build $LEADSYNC_BENCH_MODULE"
+  # The install script as CREATE EXTENSION would run it, minus what only an extension
+  # script may do (register tables for pg_dump).
+  sed -e '/^\\echo /d' -e '/pg_extension_config_dump/d' -e 's/@extschema@/public/g' \
+      -e "s|MODULE_PATHNAME|$LEADSYNC_BENCH_MODULE|g" "${LEADSYNC_BENCH_SQL:-$LEADSYNC_ROOT/sql/leadsync.sql}" |
+    sql -f - >/dev/null
+else
+  sql -c "CREATE EXTENSION leadsync" >/dev/null
+fi
 sql -f "$BENCH_DIR/sql/setup.sql" >/dev/null
 for f in "$BENCH_DIR"/baselines/*.sql; do sql -f "$f" >/dev/null; done
 
@@ -118,13 +136,13 @@ CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 say "mode $MODE on $(nproc) cores ($CPU), PostgreSQL $PG_VERSION, work in $WORK"
 
 # Leads already in the database for the per-lead and fetch benchmarks: a steady state,
-# not an empty table (phones 80xxxxxxxx, used by no benchmark).
+# not an empty table (phones 40xxxxxxxx: no benchmark, nor the fake server, uses them).
 say "seeding $SEED_LEADS existing leads"
 sql >/dev/null <<SQL
 INSERT INTO leadsync_bench.seed_leads (id, full_name, phone_number_normalized, source_id, external_lead_id, status,
                                        total_attempts, is_qualified, raw_payload, created_at, platform_created_at)
-SELECT -i, 'Seed ' || i, (8000000000 + i)::text, s.id, 's' || i, 'New', 0, false,
-       leadsync_bench.meta_lead(8000000000 + i, i, now() - interval '3 days'), now(), now() - interval '3 days'
+SELECT -i, 'Seed ' || i, (4000000000 + i)::text, s.id, 's' || i, 'New', 0, false,
+       leadsync_bench.meta_lead(4000000000 + i, i, now() - interval '3 days'), now(), now() - interval '3 days'
   FROM generate_series(1, $SEED_LEADS) AS i, public.sources AS s WHERE s.source_type = 'meta_form';
 INSERT INTO leadsync_bench.seed_history (id, lead_id, source_id, external_id, raw_payload, is_primary, received_at,
                                          platform_created_at)
@@ -172,6 +190,7 @@ bench_pgbench() {
     "plpgsql:$BENCH_DIR/baselines/plpgsql_ingest_lead.pgbench"
     "original:$BENCH_DIR/baselines/original_system.pgbench"
     "bare:$BENCH_DIR/baselines/bare_insert.pgbench"
+    "writes:$BENCH_DIR/baselines/writes_per_lead.pgbench"   # a diagnostic floor, see the file
   )
   say "ingest_lead with pgbench: 2 clients x $PGBENCH_TX leads, $ROUNDS_FAST rounds of ${#variants[@]} variants"
   for ((round = 1; round <= ROUNDS_FAST; round++)); do
@@ -189,7 +208,7 @@ bench_pgbench() {
       tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$out")
       [ -n "$tps" ] || { cat "$out" >&2; fail "no tps in pgbench output"; }
       record "pg.${variant%%:*}_tps" "$tps"
-      if [ "${variant%%:*}" != bare ]; then
+      if [ "${variant%%:*}" != bare ]; then   # (bare writes no history: nothing to check)
         check "SELECT leadsync_bench.invariant_violations() = 0" "counters and primary rows after ${variant%%:*}"
       fi
       if [ "$round" = 1 ]; then   # the same leads whichever variant wrote them
@@ -199,7 +218,7 @@ bench_pgbench() {
   done
   local leads
   leads=$(awk -F'\t' '$1 ~ /^pg\.(leadsync|plpgsql|original)_leads$/ {print $2}' "$RESULTS" | sort -u)
-  [ "$(wc -l <<<"$leads")" = 1 ] || fail "pgbench variants wrote different numbers of leads: $(echo $leads)"
+  [ "$(wc -l <<<"$leads")" = 1 ] || fail "pgbench variants wrote different numbers of leads: ${leads//$'\n'/ }"
 }
 
 # ---------------------------------------------------------------------------
@@ -346,6 +365,7 @@ fetch_run() {
   fi
   FETCH_MS=$(($(now_ms) - started))
   FETCH_RSS=$(sed -n 's/^[[:space:]]*Maximum resident set size (kbytes): //p' "$WORK/$name.time")
+  FETCH_CPU_MS=$(awk -F': ' '/^[[:space:]]*(User|System) time \(seconds\)/ {t += $2} END {printf "%d", t * 1000}' "$WORK/$name.time")
 }
 bench_fetch() {
   local round leads pages_sql=$WORK/pages.sql started
@@ -364,9 +384,11 @@ bench_fetch() {
     reset true
     fetch_run "fetch.$round"
     record fetch.total_ms "$FETCH_MS"
+    record fetch.cpu_ms "$FETCH_CPU_MS"
     record fetch.rss_big_kb "$FETCH_RSS"
-    grep -q "\"insertedNew\":$((leads - 2))," "$WORK/fetch.$round.out" ||
-      { cat "$WORK/fetch.$round.out" >&2; fail "the fetch did not insert every lead"; }
+    # The fake's data set has one lead without a phone and one phone sent twice.
+    grep -q "\"fetched\":$leads,.*\"insertedNew\":$((leads - 2)),.*\"rejected\":1}" "$WORK/fetch.$round.out" ||
+      { cat "$WORK/fetch.$round.out" >&2; fail "the fetch did not ingest every lead"; }
     fetch_run "dry.$round" --dry-run
     record fetch.dry_ms "$FETCH_MS"
   done
@@ -395,7 +417,8 @@ done
 elapsed=$((($(now_ms) - started_all) / 1000))
 
 {
-  echo "leadsync benchmarks — $MODE mode, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores ($CPU), PostgreSQL $PG_VERSION, ${elapsed}s"
+  echo "leadsync benchmarks — $MODE mode, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores ($CPU), PostgreSQL $PG_VERSION, ${elapsed}s," \
+    "load average $(cut -d' ' -f1-3 /proc/loadavg)${LEADSYNC_BENCH_MODULE:+, UNINSTALLED build $LEADSYNC_BENCH_MODULE}"
   echo
   python3 "$BENCH_DIR/lib/report.py" --mode "$MODE" --rows "$PHONE_ROWS" --batch "$BATCH_LEADS" \
     --scale-small "$SCALE_SMALL" --scale-big "$SCALE_BIG" --writers "$WRITERS" \

@@ -49,8 +49,10 @@ int unicode_decimal_digit_value(char32_t code_point) {
   return offset < 10 ? static_cast<int>(offset) : -1;
 }
 
-std::optional<PhoneNumber> normalize_phone(std::string_view text) {
-  // A ring of the last ten digits seen; `count` is how many digits there were in all.
+namespace {
+
+// The general path: any UTF-8, forward, keeping a ring of the last ten digits.
+bool normalize_phone_utf8(std::string_view text, char* out) {
   char ring[PhoneNumber::kDigits];
   std::size_t count = 0;
   for (std::size_t pos = 0; pos < text.size();) {
@@ -64,10 +66,32 @@ std::optional<PhoneNumber> normalize_phone(std::string_view text) {
     }
     if (digit >= 0) ring[count++ % PhoneNumber::kDigits] = static_cast<char>('0' + digit);
   }
-  if (count < PhoneNumber::kDigits) return std::nullopt;
+  if (count < PhoneNumber::kDigits) return false;
+  for (std::size_t i = 0; i < PhoneNumber::kDigits; ++i) out[i] = ring[(count + i) % PhoneNumber::kDigits];
+  return true;
+}
+
+}  // namespace
+
+bool normalize_phone_to(std::string_view text, char* out) noexcept {
+  // Fast path: the last ten digits are at the end, and phones are ASCII. Scan backwards,
+  // writing each digit in place, and stop at the tenth; a non-ASCII byte met before then
+  // hands the whole text to the UTF-8 path (bytes before the last ten digits never matter).
+  std::size_t found = 0;
+  for (std::size_t pos = text.size(); pos > 0;) {
+    const unsigned char byte = static_cast<unsigned char>(text[--pos]);
+    if (byte >= 0x80) return normalize_phone_utf8(text, out);
+    if (static_cast<unsigned>(byte - '0') < 10u) {
+      out[PhoneNumber::kDigits - 1 - found] = static_cast<char>(byte);
+      if (++found == PhoneNumber::kDigits) return true;
+    }
+  }
+  return false;
+}
+
+std::optional<PhoneNumber> normalize_phone(std::string_view text) {
   PhoneNumber phone;
-  for (std::size_t i = 0; i < PhoneNumber::kDigits; ++i)
-    phone.digits[i] = ring[(count + i) % PhoneNumber::kDigits];
+  if (!normalize_phone_to(text, phone.digits.data())) return std::nullopt;
   return phone;
 }
 

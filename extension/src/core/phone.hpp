@@ -24,6 +24,9 @@ struct PhoneNumber {
 // nullopt when the text holds fewer than ten digits. Invalid UTF-8 bytes are skipped.
 std::optional<PhoneNumber> normalize_phone(std::string_view text);
 
+// The same into out[0..9]; false (out unspecified) when fewer than ten digits.
+bool normalize_phone_to(std::string_view text, char* out) noexcept;
+
 // The value 0-9 of a Unicode decimal digit (general category Nd), or -1.
 int unicode_decimal_digit_value(char32_t code_point);
 

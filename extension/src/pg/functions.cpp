@@ -20,14 +20,12 @@ void _PG_init(void) { leadsync::pg::define_settings(); }
 // Hot path: no allocation beyond the result, no exception possible in the core call.
 Datum leadsync_normalize_phone(PG_FUNCTION_ARGS) {
   text* phone = PG_GETARG_TEXT_PP(0);
-  std::optional<leadsync::PhoneNumber> normalized;
-  try {
-    normalized = leadsync::normalize_phone({VARDATA_ANY(phone), VARSIZE_ANY_EXHDR(phone)});
-  } catch (...) {
-    // normalize_phone neither allocates nor throws; this only keeps the border sealed.
-  }
-  if (!normalized) PG_RETURN_NULL();
-  PG_RETURN_TEXT_P(cstring_to_text_with_len(normalized->digits.data(), leadsync::PhoneNumber::kDigits));
+  char digits[leadsync::PhoneNumber::kDigits];
+  if (!leadsync::normalize_phone_to({VARDATA_ANY(phone), VARSIZE_ANY_EXHDR(phone)}, digits)) PG_RETURN_NULL();
+  text* result = static_cast<text*>(palloc(VARHDRSZ + leadsync::PhoneNumber::kDigits));
+  SET_VARSIZE(result, VARHDRSZ + leadsync::PhoneNumber::kDigits);
+  memcpy(VARDATA(result), digits, leadsync::PhoneNumber::kDigits);
+  PG_RETURN_TEXT_P(result);
 }
 
 Datum leadsync_business_timezone(PG_FUNCTION_ARGS) {

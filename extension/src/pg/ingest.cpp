@@ -2,12 +2,15 @@
 // few set-based statements per batch (DESIGN.md, "The three cases" and "Concurrency").
 //
 // Per batch, in one transaction:
-//   1. insert the batch's new phones into leads_master, ON CONFLICT DO NOTHING;
-//   2. insert one history row per (lead, source), ON CONFLICT DO NOTHING — in READ
-//      COMMITTED this statement's fresh snapshot sees leads that a concurrent batch
-//      committed while statement 1 waited for it;
+//   0. look up which phones have a lead, and which of those have this source's row
+//      (read-only: case B needs no write at all);
+//   1. insert the other phones into leads_master, ON CONFLICT DO NOTHING;
+//   2. insert this source's history row for every lead that lacked one, ON CONFLICT DO
+//      NOTHING — in READ COMMITTED this statement's fresh snapshot sees leads that a
+//      concurrent batch committed while statement 1 waited for it;
 //   3. record rejects; 4. update the source's counters once.
-// Rows are written in phone order so concurrent batches lock in one order.
+// Rows are written in phone order so concurrent batches lock in one order. Statements
+// use generic plans: planned once per backend, not per call or while tables are empty.
 #include <algorithm>
 #include <memory>
 #include <optional>
@@ -53,13 +56,15 @@ constexpr const char* kInsertHistorySql =
     "WITH inserted AS ("
     "  INSERT INTO @S@.lead_sources_history AS h"
     "    (lead_id, source_id, external_id, raw_payload, is_primary, platform_created_at)"
-    "  SELECT l.id, $6, u.external_id, u.payload, u.is_primary, u.created_at"
-    "    FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.text[]),"
-    "         pg_catalog.unnest($3::pg_catalog.jsonb[]), pg_catalog.unnest($4::pg_catalog.timestamptz[]),"
-    "         pg_catalog.unnest($5::pg_catalog.bool[]))"
-    "         AS u(phone, external_id, payload, created_at, is_primary)"
-    "    JOIN @S@.leads_master AS l"
-    "      ON l.phone_number_normalized OPERATOR(pg_catalog.=) u.phone"
+    "  SELECT v.lead_id, $6, v.external_id, v.payload, v.is_primary, v.created_at"
+    "    FROM (SELECT COALESCE(u.new_id, (SELECT l.id FROM @S@.leads_master AS l"
+    "                                      WHERE l.phone_number_normalized OPERATOR(pg_catalog.=) u.phone)) AS lead_id,"
+    "                 u.external_id, u.payload, u.created_at, u.new_id IS NOT NULL AS is_primary"
+    "            FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.text[]),"
+    "                 pg_catalog.unnest($3::pg_catalog.jsonb[]), pg_catalog.unnest($4::pg_catalog.timestamptz[]),"
+    "                 pg_catalog.unnest($5::pg_catalog.int8[]))"
+    "                 AS u(phone, external_id, payload, created_at, new_id) OFFSET 0) AS v"
+    "   WHERE v.lead_id IS NOT NULL"
     "  ON CONFLICT (lead_id, source_id) DO NOTHING"
     "  RETURNING h.platform_created_at, h.received_at)"
     " SELECT pg_catalog.count(*),"
@@ -84,6 +89,17 @@ constexpr const char* kUpdateCountsSql =
     "       todays_count_date = @S@.business_today()"
     " WHERE s.id OPERATOR(pg_catalog.=) $1";
 
+// The batch's phones that already have a lead, and whether this source has its row.
+constexpr const char* kKnownLeadsSql =
+    "SELECT k.i, k.id, EXISTS (SELECT FROM @S@.lead_sources_history AS h"
+    "                           WHERE h.lead_id OPERATOR(pg_catalog.=) k.id"
+    "                             AND h.source_id OPERATOR(pg_catalog.=) $2)"
+    "  FROM (SELECT u.i, (SELECT l.id FROM @S@.leads_master AS l"
+    "                      WHERE l.phone_number_normalized OPERATOR(pg_catalog.=) u.phone) AS id"
+    "          FROM pg_catalog.unnest($1::pg_catalog.text[]) WITH ORDINALITY AS u(phone, i)"
+    "        OFFSET 0) AS k"   // OFFSET 0: one lookup per phone, not one per reference
+    " WHERE k.id IS NOT NULL";
+
 constexpr const char* kFindLeadSql =
     "SELECT l.id FROM @S@.leads_master AS l"
     " WHERE l.phone_number_normalized OPERATOR(pg_catalog.=) $1";
@@ -101,13 +117,14 @@ struct Statements {
   Statement insert_leads{kInsertLeadsSql,
                          {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, TIMESTAMPTZARRAYOID, INT8OID}};
   Statement insert_history{kInsertHistorySql,
-                           {TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, TIMESTAMPTZARRAYOID, BOOLARRAYOID, INT8OID}};
+                           {TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, TIMESTAMPTZARRAYOID, INT8ARRAYOID, INT8OID}};
   Statement insert_rejects{kInsertRejectsSql, {TEXTARRAYOID, JSONBARRAYOID, INT8OID}};
   Statement update_counts{kUpdateCountsSql, {INT8OID, INT8OID, INT8OID}};
   Statement find_lead{kFindLeadSql, {TEXTOID}};
+  Statement known_leads{kKnownLeadsSql, {TEXTARRAYOID, INT8OID}};
 
-  Statement* all[7] = {&find_source, &ensure_source, &insert_leads, &insert_history,
-                       &insert_rejects, &update_counts, &find_lead};
+  Statement* all[8] = {&find_source, &ensure_source, &insert_leads, &insert_history,
+                       &insert_rejects, &update_counts, &find_lead, &known_leads};
 };
 
 Statements statements;
@@ -129,8 +146,11 @@ void prepare_statements(Oid function_oid) {
     SPIPlanPtr old_plan = statement->plan;
     statement->plan = call_postgres([&] {
       if (old_plan) SPI_freeplan(old_plan);
-      SPIPlanPtr plan = SPI_prepare(sql.c_str(), static_cast<int>(statement->argument_types.size()),
-                                    statement->argument_types.data());
+      // Generic plans: planned once per backend, whatever the batch size (a custom plan
+      // per call costs more than a one-lead ingest, and a plan built while the tables
+      // were small would keep scanning them whole).
+      SPIPlanPtr plan = SPI_prepare_cursor(sql.c_str(), static_cast<int>(statement->argument_types.size()),
+                                           statement->argument_types.data(), CURSOR_OPT_GENERIC_PLAN);
       if (plan == nullptr) elog(ERROR, "leadsync: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
       SPI_keepplan(plan);
       return plan;
@@ -315,45 +335,85 @@ BatchOutcome write_batch(const Source& source, const AcceptedLeads& accepted,
   const std::size_t count = plan.writes.size();
   const char* zone = business_timezone_name();
 
-  ArrayBuilder phones(count), names(count), external_ids(count), payloads(count), created_at(count);
   std::vector<std::string> sorted_phones;
   sorted_phones.reserve(count);
+  ArrayBuilder all_phones(count);
   for (std::size_t index : plan.writes) {
     const Lead& lead = accepted.leads[index];
     sorted_phones.push_back(lead.phone.str());
-    phones.add(text_datum(lead.phone.view()));
-    lead.full_name ? names.add(text_datum(*lead.full_name)) : names.add_null();
-    lead.external_id ? external_ids.add(text_datum(*lead.external_id)) : external_ids.add_null();
-    payloads.add(accepted.payloads[index]);
-    lead.event_time ? created_at.add(event_time_datum(*lead.event_time, zone)) : created_at.add_null();
+    all_phones.add(text_datum(lead.phone.view()));
   }
-  const Datum phone_array = phones.build(TEXTOID);
-  const Datum external_id_array = external_ids.build(TEXTOID);
-  const Datum payload_array = payloads.build(JSONBOID);
-  const Datum created_at_array = created_at.build(TIMESTAMPTZOID);
 
-  // 1. New phones become leads.
-  Datum lead_args[6] = {phone_array, names.build(TEXTOID), external_id_array, payload_array,
-                        created_at_array, Int64GetDatum(source.id)};
-  const uint64 new_leads = execute(statements.insert_leads, lead_args, nullptr);
+  // 0. Which phones have a lead already, and which of those have this source's row (case
+  // B: nothing to write). Read-only; races with concurrent batches are settled by the ON
+  // CONFLICT clauses below, as before.
+  enum class Known : char { No, WithoutRow, WithRow };
+  std::vector<Known> known(count, Known::No);
+  std::vector<int64> lead_ids(count, 0);
+  {
+    Datum args[2] = {all_phones.build(TEXTOID), Int64GetDatum(source.id)};
+    const uint64 rows = execute(statements.known_leads, args, nullptr);
+    for (uint64 row = 0; row < rows; ++row) {
+      const auto i = static_cast<std::size_t>(DatumGetInt64(*result_value(row, 1)) - 1);
+      lead_ids[i] = DatumGetInt64(*result_value(row, 2));
+      known[i] = DatumGetBool(*result_value(row, 3)) ? Known::WithRow : Known::WithoutRow;
+    }
+  }
+
+  // 1. Unknown phones become leads (ON CONFLICT: a concurrent batch may have just sent one).
   std::vector<bool> is_new(count, false);
-  for (uint64 row = 0; row < new_leads; ++row) {
-    Datum phone_text = *result_value(row, 1);
-    std::string phone(call_postgres([&] { return TextDatumGetCString(phone_text); }));
-    auto at = std::lower_bound(sorted_phones.begin(), sorted_phones.end(), phone);
-    is_new[static_cast<std::size_t>(at - sorted_phones.begin())] = true;
-    if (count == 1) outcome.lead_id = DatumGetInt64(*result_value(row, 2));
+  std::vector<std::size_t> to_insert;
+  for (std::size_t i = 0; i < count; ++i)
+    if (known[i] == Known::No) to_insert.push_back(i);
+  if (!to_insert.empty()) {
+    const std::size_t n = to_insert.size();
+    ArrayBuilder phones(n), names(n), external_ids(n), payloads(n), created_at(n);
+    for (std::size_t i : to_insert) {
+      const Lead& lead = accepted.leads[plan.writes[i]];
+      phones.add(text_datum(lead.phone.view()));
+      lead.full_name ? names.add(text_datum(*lead.full_name)) : names.add_null();
+      lead.external_id ? external_ids.add(text_datum(*lead.external_id)) : external_ids.add_null();
+      payloads.add(accepted.payloads[plan.writes[i]]);
+      lead.event_time ? created_at.add(event_time_datum(*lead.event_time, zone)) : created_at.add_null();
+    }
+    Datum lead_args[6] = {phones.build(TEXTOID), names.build(TEXTOID), external_ids.build(TEXTOID),
+                          payloads.build(JSONBOID), created_at.build(TIMESTAMPTZOID), Int64GetDatum(source.id)};
+    const uint64 new_leads = execute(statements.insert_leads, lead_args, nullptr);
+    for (uint64 row = 0; row < new_leads; ++row) {
+      Datum phone_text = *result_value(row, 1);
+      std::string phone(call_postgres([&] { return TextDatumGetCString(phone_text); }));
+      auto at = std::lower_bound(sorted_phones.begin(), sorted_phones.end(), phone);
+      const std::size_t index = static_cast<std::size_t>(at - sorted_phones.begin());
+      is_new[index] = true;
+      lead_ids[index] = DatumGetInt64(*result_value(row, 2));
+    }
+    outcome.inserted_new = static_cast<int64>(new_leads);
   }
-  outcome.inserted_new = static_cast<int64>(new_leads);
 
-  // 2. Every lead gets this source's history row, unless it has one (case B).
-  ArrayBuilder primary(count);
-  for (bool flag : is_new) primary.add(BoolGetDatum(flag));
-  Datum history_args[6] = {phone_array, external_id_array, payload_array, created_at_array,
-                           primary.build(BOOLOID), Int64GetDatum(source.id)};
-  execute(statements.insert_history, history_args, nullptr);
-  const int64 history_rows = DatumGetInt64(*result_value(0, 1));
-  const int64 todays_rows = DatumGetInt64(*result_value(0, 2));
+  // 2. This source's history row for every lead that had none when step 0 looked: new
+  // leads carry their id; the others are looked up by phone in the statement's fresh
+  // snapshot (which sees leads a concurrent batch committed meanwhile).
+  int64 history_rows = 0, todays_rows = 0;
+  std::vector<std::size_t> to_history;
+  for (std::size_t i = 0; i < count; ++i)
+    if (known[i] != Known::WithRow) to_history.push_back(i);
+  if (!to_history.empty()) {
+    const std::size_t n = to_history.size();
+    ArrayBuilder phones(n), external_ids(n), payloads(n), created_at(n), ids(n);
+    for (std::size_t i : to_history) {
+      const Lead& lead = accepted.leads[plan.writes[i]];
+      phones.add(text_datum(lead.phone.view()));
+      lead.external_id ? external_ids.add(text_datum(*lead.external_id)) : external_ids.add_null();
+      payloads.add(accepted.payloads[plan.writes[i]]);
+      lead.event_time ? created_at.add(event_time_datum(*lead.event_time, zone)) : created_at.add_null();
+      is_new[i] ? ids.add(Int64GetDatum(lead_ids[i])) : ids.add_null();
+    }
+    Datum history_args[6] = {phones.build(TEXTOID), external_ids.build(TEXTOID), payloads.build(JSONBOID),
+                             created_at.build(TIMESTAMPTZOID), ids.build(INT8OID), Int64GetDatum(source.id)};
+    execute(statements.insert_history, history_args, nullptr);
+    history_rows = DatumGetInt64(*result_value(0, 1));
+    todays_rows = DatumGetInt64(*result_value(0, 2));
+  }
   outcome.cross_source_history = history_rows - outcome.inserted_new;
   outcome.duplicate_same_source =
       static_cast<int64>(accepted.leads.size()) - outcome.inserted_new - outcome.cross_source_history;
@@ -363,10 +423,14 @@ BatchOutcome write_batch(const Source& source, const AcceptedLeads& accepted,
     Datum count_args[3] = {Int64GetDatum(source.id), Int64GetDatum(history_rows), Int64GetDatum(todays_rows)};
     execute(statements.update_counts, count_args, nullptr);
   }
-  if (count == 1 && !outcome.lead_id) {
-    Datum phone_arg = text_datum(sorted_phones.front());
-    if (execute(statements.find_lead, &phone_arg, nullptr) == 1)
-      outcome.lead_id = DatumGetInt64(*result_value(0, 1));
+  if (count == 1) {
+    if (lead_ids[0] != 0) {
+      outcome.lead_id = lead_ids[0];
+    } else {
+      Datum phone_arg = text_datum(sorted_phones.front());
+      if (execute(statements.find_lead, &phone_arg, nullptr) == 1)
+        outcome.lead_id = DatumGetInt64(*result_value(0, 1));
+    }
   }
   return outcome;
 }

@@ -32,7 +32,11 @@ def main():
         return all(k in med for k in keys)
 
     def n(count):
-        return "1M" if count == 1000000 else ("%dk" % (count // 1000) if count >= 1000 and count % 1000 == 0 else str(count))
+        if count >= 1000000 and count % 1000000 == 0:
+            return "%dM" % (count // 1000000)
+        if count >= 1000 and count % 1000 == 0:
+            return "%dk" % (count // 1000)
+        return "{:,}".format(count)
 
     def ms(key):
         return "%.0f ms" % med[key] if med[key] >= 100 else "%.1f ms" % med[key]
@@ -75,6 +79,10 @@ def main():
         r = med["pg.leadsync_tps"] / med["pg.bare_tps"]
         row("… vs bare single-row `INSERT … ON CONFLICT DO NOTHING`", tps("pg.leadsync_tps"),
             tps("pg.bare_tps") + " (bare INSERT)", r, "≥ 0.6× the TPS", r >= 0.6)
+    if have("pg.writes_tps", "pg.bare_tps"):
+        r = med["pg.writes_tps"] / med["pg.bare_tps"]
+        row("… diagnostic: only the three writes of a new lead, one statement (baselines/writes_per_lead.pgbench), vs bare INSERT",
+            tps("pg.writes_tps"), tps("pg.bare_tps") + " (bare INSERT)", r, "—", None)
     if have("pg.leadsync_tps", "pg.original_tps"):
         r = med["pg.leadsync_tps"] / med["pg.original_tps"]
         row("… vs the original system (SELECT, INSERT, counter read-modify-write: separate round trips)",
@@ -116,6 +124,10 @@ def main():
         r = med["fetch.dry_ms"] / med["fetch.total_ms"]
         row("… of which fetching (the same run with --dry-run: HTTP, JSON, no ingest; info)", ms("fetch.dry_ms"),
             ms("fetch.total_ms") + " (full run)", r, "—", None)
+    if have("fetch.cpu_ms", "fetch.total_ms"):
+        r = med["fetch.cpu_ms"] / med["fetch.total_ms"]
+        row("… leadsync-fetch's own CPU time, user + sys (info)", ms("fetch.cpu_ms"),
+            ms("fetch.total_ms") + " (full run, wall)", r, "—", None)
     if have("fetch.ingest_empty_ms", "fetch.ingest_ms"):
         r = med["fetch.ingest_empty_ms"] / med["fetch.ingest_ms"]
         row("… the same pages into empty tables with no statistics (info)", ms("fetch.ingest_empty_ms"),
