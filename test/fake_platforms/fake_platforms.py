@@ -240,11 +240,20 @@ class Dataset:
                 desc["phone"], desc["phone_key"] = f["values"][0], key
 
     def _shared_meta_phone(self, k):
-        """k-th distinct phone of the valid leads of ACTIVE forms (oldest first), or None."""
-        pool = []
-        for d in self.meta_leads:
-            if d["form_status"] == "ACTIVE" and d["phone_key"] and d["phone_key"] not in pool:
-                pool.append(d["phone_key"])
+        """k-th distinct phone of the valid leads of ACTIVE forms (oldest first), or None.
+        The pool is built once per state of meta_leads (final once _build_meta returns):
+        rebuilding it per call made large data sets quadratic."""
+        cached = getattr(self, "_meta_phone_pool", None)
+        if cached is None or cached[0] != len(self.meta_leads):
+            pool, seen = [], set()
+            for d in self.meta_leads:
+                key = d["phone_key"]
+                if d["form_status"] == "ACTIVE" and key and key not in seen:
+                    seen.add(key)
+                    pool.append(key)
+            cached = (len(self.meta_leads), pool)
+            self._meta_phone_pool = cached
+        pool = cached[1]
         return pool[k % len(pool)] if pool else None
 
     # -- Knowlarity ------------------------------------------------------------------

@@ -1,12 +1,10 @@
 #!/usr/bin/env python3
 """test/fake_platforms/fake_platforms.py, made fit for 100k-lead benchmarks.
 
-The fake server serves exactly the same dataset and the same responses; two of its
-internals do not scale and would make any fetch benchmark measure the fake rather
-than leadsync-fetch, so they are replaced here (the file itself is not touched):
+The fake server serves exactly the same dataset and the same responses; one of its
+internals does not scale to a benchmark and would make a fetch benchmark measure the
+fake rather than leadsync-fetch, so it is replaced here:
 
-- Dataset._shared_meta_phone rebuilds its pool with a list-membership test on every
-  call: O(n^2) per call, hours at 133k Meta leads. Here the pool is built once, O(n).
 - MetaApi.list_leads filters and projects every lead of the form on every page:
   O(form size) per page of 100. Here the filtered, projected list is cached per
   (form, fields, filtering), and each page is a slice of it.
@@ -29,28 +27,6 @@ fp = importlib.util.module_from_spec(spec)
 sys.modules["fake_platforms"] = fp
 spec.loader.exec_module(fp)
 
-
-def _shared_meta_phone(self, k):
-    """Same result as the original: the k-th distinct phone of the valid leads of
-    ACTIVE forms (oldest first), or None. The pool is cached while meta_leads is
-    unchanged (it is final once _build_meta has returned)."""
-    cache = getattr(self, "_bench_pool", None)
-    if cache is None or cache[0] != len(self.meta_leads):
-        pool, seen = [], set()
-        for d in self.meta_leads:
-            key = d["phone_key"]
-            if d["form_status"] == "ACTIVE" and key and key not in seen:
-                seen.add(key)
-                pool.append(key)
-        cache = (len(self.meta_leads), pool)
-        self._bench_pool = cache
-    pool = cache[1]
-    return pool[k % len(pool)] if pool else None
-
-
-fp.Dataset._shared_meta_phone = _shared_meta_phone
-
-_original_list_leads = fp.MetaApi.list_leads
 
 
 def list_leads(self, req, form, token):
