@@ -15,12 +15,13 @@
 # Needs a PostgreSQL 15 with the leadsync extension installed: the one PGHOST/PGPORT/PGUSER
 # point to when it answers (scripts/test.sh exports them), else a throwaway cluster started
 # with scripts/lib.sh. It creates and drops its own database. Build directories:
-# LEADSYNC_SANITIZE_BUILD_DIR (default /tmp/leadsync-sanitize-build) and, for the plain
-# fetcher, LEADSYNC_BUILD_DIR when it holds one (else /tmp/leadsync-plain-build).
+# LEADSYNC_SANITIZE_BUILD_DIR (default build/sanitize in this checkout) and, for the plain
+# fetcher, LEADSYNC_BUILD_DIR when it holds one (else build/plain). Inside the checkout, so a
+# second checkout never meets a CMake cache that points at another source tree.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-SAN_BUILD=${LEADSYNC_SANITIZE_BUILD_DIR:-/tmp/leadsync-sanitize-build}
+SAN_BUILD=${LEADSYNC_SANITIZE_BUILD_DIR:-$ROOT/build/sanitize}
 WITH_PROVE=0
 for arg in "$@"; do
   case $arg in
@@ -59,7 +60,7 @@ for tool in cmake valgrind python3 curl jq psql createdb; do
   command -v "$tool" >/dev/null || { echo "sanitize.sh: $tool is needed" >&2; exit 2; }
 done
 
-find_fetcher() { find "$1" -name leadsync-fetch -type f -perm -u+x 2>/dev/null | head -n 1; }
+find_fetcher() { [ -x "$1/fetcher/leadsync-fetch" ] && echo "$1/fetcher/leadsync-fetch" || true; }
 
 # --- 1. sanitized build and unit tests ---------------------------------------------------
 log "building with -DLEADSYNC_SANITIZE=ON in $SAN_BUILD"
@@ -93,7 +94,7 @@ clear_reports
 PLAIN_FETCH=""
 [ -n "${LEADSYNC_BUILD_DIR:-}" ] && [ -d "$LEADSYNC_BUILD_DIR" ] && PLAIN_FETCH=$(find_fetcher "$LEADSYNC_BUILD_DIR")
 if [ -z "$PLAIN_FETCH" ]; then
-  PLAIN_BUILD=/tmp/leadsync-plain-build
+  PLAIN_BUILD=$ROOT/build/plain
   log "building the plain fetcher in $PLAIN_BUILD"
   cmake -S "$ROOT" -B "$PLAIN_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLEADSYNC_BUILD_TESTS=OFF >/dev/null
   cmake --build "$PLAIN_BUILD" -j"$(nproc)" --target leadsync-fetch >"$WORK/plain-build.log" 2>&1 ||

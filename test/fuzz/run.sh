@@ -9,13 +9,13 @@
 #   bash test/fuzz/run.sh --seconds 600 fuzz_page_meta fuzz_extract_meta
 #   bash test/fuzz/run.sh --replay-only        # only the regressions, no fuzzing
 #
-# LEADSYNC_FUZZ_BUILD_DIR (default /tmp/leadsync-fuzz-build) keeps the build, the corpus
+# LEADSYNC_FUZZ_BUILD_DIR (default build/fuzz in this checkout) keeps the build, the corpus
 # each run grows (reused by the next run) and crash artifacts. LEADSYNC_SKIP_INSTALL=1
 # skips installing clang-14 / libclang-rt-14-dev when missing.
 set -euo pipefail
 
 FUZZ_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-BUILD_DIR=${LEADSYNC_FUZZ_BUILD_DIR:-/tmp/leadsync-fuzz-build}
+BUILD_DIR=${LEADSYNC_FUZZ_BUILD_DIR:-$(cd "$FUZZ_DIR/../.." && pwd)/build/fuzz}
 SECONDS_EACH=12
 JOBS=$(($(nproc) < 2 ? 1 : 2))
 REPLAY_ONLY=0
