@@ -191,6 +191,8 @@ bench_pgbench() {
     "original:$BENCH_DIR/baselines/original_system.pgbench"
     "bare:$BENCH_DIR/baselines/bare_insert.pgbench"
     "writes:$BENCH_DIR/baselines/writes_per_lead.pgbench"   # a diagnostic floor, see the file
+    "leadsync_replay:$BENCH_DIR/pgbench/leadsync_replay.pgbench"   # case B only: a lookback replayed
+    "plpgsql_replay:$BENCH_DIR/baselines/plpgsql_replay.pgbench"
   )
   say "ingest_lead with pgbench: 2 clients x $PGBENCH_TX leads, $ROUNDS_FAST rounds of ${#variants[@]} variants"
   for ((round = 1; round <= ROUNDS_FAST; round++)); do
@@ -199,7 +201,7 @@ bench_pgbench() {
       reset true
       out=$WORK/pgbench.${variant%%:*}.$round.out
       if ! PGOPTIONS="-c synchronous_commit=off" pgbench -n -M prepared -c 2 -j 2 -t "$PGBENCH_TX" \
-          --random-seed=$((1000 + round)) -D phones="$phones" -D meta_id="$meta_id" -D knowlarity_id="$kn_id" \
+          --random-seed=$((1000 + round)) -D phones="$phones" -D seeds="$SEED_LEADS" -D meta_id="$meta_id" -D knowlarity_id="$kn_id" \
           -D google_id="$g_id" -f "$script" "$DB" >"$out" 2>&1; then
         cat "$out" >&2
         fail "pgbench ${variant%%:*} failed"
@@ -210,6 +212,10 @@ bench_pgbench() {
       record "pg.${variant%%:*}_tps" "$tps"
       if [ "${variant%%:*}" != bare ]; then   # (bare writes no history: nothing to check)
         check "SELECT leadsync_bench.invariant_violations() = 0" "counters and primary rows after ${variant%%:*}"
+      fi
+      if [[ ${variant%%:*} == *_replay ]]; then   # every lead a duplicate: nothing may be written
+        check "SELECT (SELECT count(*) FROM public.leads_master) = $SEED_LEADS
+                  AND (SELECT count(*) FROM public.lead_sources_history) = $SEED_LEADS" "${variant%%:*} wrote nothing"
       fi
       if [ "$round" = 1 ]; then   # the same leads whichever variant wrote them
         record "pg.${variant%%:*}_leads" "$(value "SELECT count(*) - $SEED_LEADS FROM public.leads_master")"

@@ -26,7 +26,7 @@ SOURCES=4
 SESSIONS=(s_meta s_meta_rev s_know s_google s_crm s_single)
 GATE_KEY=4242
 
-tap_plan 21
+tap_plan 22
 tap_create_db concurrency || tap_abort "cannot create the test database"
 [ $((P % STRIDE)) -eq 0 ] || tap_abort "P must be a multiple of $STRIDE"
 
@@ -361,3 +361,49 @@ deadlock_repro() {
 deadlock_repro >"$TAP_TMP/repro.log" 2>&1
 tap_is "$(grep -E 'ERROR' "$TAP_TMP/repro.log" | head -n 1)" "" \
   "two single ingest_leads calls, one the first of its built-in source, do not deadlock"
+
+# --------------------------------------------------------------------------------------
+# ingest_lead whose phone another call has inserted but not yet committed: its insert
+# waits, then conflicts, and the call must still settle its case in a fresh snapshot (a
+# cross-source row for another source, a duplicate for the same one), with the lead's id
+# and exact counts. Deterministic: H holds the phone's new lead while K and M wait on it.
+# --------------------------------------------------------------------------------------
+single_race() {
+  local name pid phone=9000000077
+  local -A pids=()
+  tap_create_db single_race || return 1
+  tap_sql "SELECT ensure_source('Meta', 'meta_form'), ensure_source('Knowlarity', 'knowlarity_call')" >/dev/null
+  for name in H K M; do
+    mkfifo "$TAP_TMP/s_$name"
+    PGAPPNAME=$name tap_bg pid psql -X -q -A -t -d "$TAP_DB" -f "$TAP_TMP/s_$name" \
+      >"$TAP_TMP/s_$name.out" 2>"$TAP_TMP/s_$name.err"
+    pids[$name]=$pid
+  done
+  exec 3>"$TAP_TMP/s_H" 4>"$TAP_TMP/s_K" 5>"$TAP_TMP/s_M"
+  meta_lead() { echo "{\"id\": \"$1\", \"field_data\": [{\"name\": \"phone_number\", \"values\": [\"+91$phone\"]}]}"; }
+  waiting() { echo "SELECT count(*) FROM pg_stat_activity
+                    WHERE datname = current_database() AND application_name = '$1' AND $2"; }
+  echo "BEGIN; SELECT 'H', r.outcome FROM ingest_lead('meta_form', '$(meta_lead m1)') AS r;" >&3
+  tap_wait_for "H" 10 "$(waiting H "state = 'idle in transaction'")" 1
+  echo "SELECT 'K', r.outcome, r.lead_id FROM ingest_lead('knowlarity_call',
+          '{\"uuid\": \"k1\", \"customer_number\": \"$phone\"}') AS r;" >&4
+  tap_wait_for "K" 10 "$(waiting K "wait_event_type = 'Lock'")" 1
+  echo "SELECT 'M', r.outcome, r.lead_id FROM ingest_lead('meta_form', '$(meta_lead m2)') AS r;" >&5
+  tap_wait_for "M" 10 "$(waiting M "wait_event_type = 'Lock'")" 1
+  echo "COMMIT;" >&3
+  exec 3>&- 4>&- 5>&-
+  for name in H K M; do wait "${pids[$name]}"; done
+  local id
+  id=$(tap_sql "SELECT id FROM leads_master WHERE phone_number_normalized = '$phone'")
+  cat "$TAP_TMP"/s_H.out "$TAP_TMP"/s_K.out "$TAP_TMP"/s_M.out "$TAP_TMP"/s_*.err | sed "s/|$id\$/|LEAD/"
+  tap_sql "SELECT string_agg(s.source_type || '=' || s.total_leads_count || '/' || s.todays_leads_count || '/'
+                             || (SELECT count(*) FROM lead_sources_history AS h WHERE h.source_id = s.id), ' '
+                             ORDER BY s.source_type) FROM sources AS s" \
+          "SELECT count(*) FROM leads_master" "SELECT count(*) FROM recount_sources()"
+}
+tap_is "$(single_race 2>&1)" "H|inserted_new
+K|cross_source_history|LEAD
+M|duplicate_same_source|LEAD
+knowlarity_call=1/1/1 meta_form=1/1/1
+1
+0" "ingest_lead racing an uncommitted insert of its phone: a cross-source row or a duplicate, the lead's id, exact counts"

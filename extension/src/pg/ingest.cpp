@@ -1,20 +1,24 @@
 // ingest_lead / ingest_leads: extraction in the C++ core, then the three-case dedup as a
 // few set-based statements per batch (DESIGN.md, "The three cases" and "Concurrency").
 //
-// Per batch, in one transaction:
+// Per batch, in one transaction, after recording its rejects:
 //   0. look up which phones have a lead, and which of those have this source's row
 //      (read-only: case B needs no write at all);
 //   1. insert the other phones into leads_master, ON CONFLICT DO NOTHING;
 //   2. insert this source's history row for every lead that lacked one, ON CONFLICT DO
 //      NOTHING — in READ COMMITTED this statement's fresh snapshot sees leads that a
 //      concurrent batch committed while statement 1 waited for it;
-//   3. record rejects; 4. update the source's counters once.
+//   3. update the source's counters once, by the rows step 2 wrote.
 // Rows are written in phone order so concurrent batches lock in one order. Statements
 // use generic plans: planned once per backend, not per call or while tables are empty.
+// A batch of one lead (every ingest_lead) takes a shorter path with the same rules:
+// step 0 reads the unique indexes directly (find_row), and steps 1 to 3 are one or two
+// statements that take scalars instead of arrays.
 #include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/batch.hpp"
@@ -23,6 +27,7 @@
 #include "pg/guard.hpp"
 #include "pg/ingest.hpp"
 #include "pg/jsonb_access.hpp"
+#include "pg/row_lookup.hpp"
 #include "pg/settings.hpp"
 
 namespace leadsync::pg {
@@ -32,10 +37,6 @@ namespace {
 // Prepared statements, kept for the life of the backend. "@S@" is the quoted
 // schema of the extension; every other name is qualified with pg_catalog.
 // ---------------------------------------------------------------------------
-
-constexpr const char* kFindSourceSql =
-    "SELECT s.id, s.field_map FROM @S@.sources AS s"
-    " WHERE s.source_type OPERATOR(pg_catalog.=) $1";
 
 constexpr const char* kEnsureSourceSql = "SELECT @S@.ensure_source($1, $2)";
 
@@ -52,6 +53,24 @@ constexpr const char* kInsertLeadsSql =
     " ON CONFLICT (phone_number_normalized) DO NOTHING"
     " RETURNING l.phone_number_normalized, l.id";
 
+// The counters rule, used by every statement that writes history rows. A history row
+// counts for today when its platform time (else its arrival) falls on the business date
+// of today; LEADSYNC_ADD_TO_COUNTERS(total, today) adds `total` rows, `today` of them
+// today's, to the counters of the source row `s`: a count of an earlier business day is
+// replaced, not added to (the daily rollover). FROM and WHERE follow it.
+#define LEADSYNC_IS_TODAYS_ROW                                                            \
+  "(@S@.business_date(COALESCE(h.platform_created_at, h.received_at))"                    \
+  " OPERATOR(pg_catalog.=) @S@.business_today())"
+#define LEADSYNC_ADD_TO_COUNTERS(total, today)                                            \
+  " UPDATE @S@.sources AS s"                                                              \
+  "    SET total_leads_count = s.total_leads_count OPERATOR(pg_catalog.+) " total ","     \
+  "        todays_leads_count = CASE WHEN s.todays_count_date OPERATOR(pg_catalog.=) @S@.business_today()" \
+  "                                  THEN s.todays_leads_count OPERATOR(pg_catalog.+) " today          \
+  "                                  ELSE " today " END,"                                 \
+  "        todays_count_date = @S@.business_today()"
+
+// Step 2 of a batch. $5 holds the ids of the leads step 1 created (is_primary), NULL for
+// the others. Returns the rows written and how many of them are today's.
 constexpr const char* kInsertHistorySql =
     "WITH inserted AS ("
     "  INSERT INTO @S@.lead_sources_history AS h"
@@ -66,12 +85,57 @@ constexpr const char* kInsertHistorySql =
     "                 AS u(phone, external_id, payload, created_at, new_id) OFFSET 0) AS v"
     "   WHERE v.lead_id IS NOT NULL"
     "  ON CONFLICT (lead_id, source_id) DO NOTHING"
-    "  RETURNING h.platform_created_at, h.received_at)"
-    " SELECT pg_catalog.count(*),"
-    "        pg_catalog.count(*) FILTER (WHERE @S@.business_date("
-    "            COALESCE(platform_created_at, received_at))"
-    "            OPERATOR(pg_catalog.=) @S@.business_today())"
-    "   FROM inserted";
+    "  RETURNING " LEADSYNC_IS_TODAYS_ROW " AS today)"
+    " SELECT pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE i.today) FROM inserted AS i";
+
+// Step 3 of a batch: its own statement, so that the source row stays locked only from
+// here to the commit, not while the foreign keys of step 2's rows are checked (a batch's
+// worth of checks that concurrent batches of the source would wait for).
+constexpr const char* kUpdateCountsSql =
+    LEADSYNC_ADD_TO_COUNTERS("$2", "$3")
+    " WHERE s.id OPERATOR(pg_catalog.=) $1";
+
+// A batch of one lead (ingest_lead) runs the same steps with scalars, in fewer and
+// smaller plans: each statement's executor start costs about as much as its writes.
+// Parameters of both: $1 phone, $2 external id, $3 payload, $4 event time, $5 name,
+// $6 source id, $7 lead id.
+//
+// Steps 1 to 3 for a phone step 0 did not find, in one statement: the source row stays
+// locked during one lead's foreign-key checks, cheaper than a statement more. Returns the
+// new lead's id; no row means a concurrent call committed the phone after this
+// statement's snapshot was taken.
+constexpr const char* kInsertOneNewLeadSql =
+    "WITH created AS ("
+    "  INSERT INTO @S@.leads_master AS l"
+    "    (phone_number_normalized, full_name, external_lead_id, raw_payload, platform_created_at, source_id)"
+    "  VALUES ($1, $5, $2, $3, $4, $6)"
+    "  ON CONFLICT (phone_number_normalized) DO NOTHING"
+    "  RETURNING l.id),"
+    " inserted AS ("
+    "  INSERT INTO @S@.lead_sources_history AS h"
+    "    (lead_id, source_id, external_id, raw_payload, is_primary, platform_created_at)"
+    "  SELECT c.id, $6, $2, $3, true, $4 FROM created AS c"
+    "  RETURNING h.lead_id, " LEADSYNC_IS_TODAYS_ROW " AS today)"
+    LEADSYNC_ADD_TO_COUNTERS("1", "i.today::pg_catalog.int4")
+    "   FROM inserted AS i"
+    "  WHERE s.id OPERATOR(pg_catalog.=) $6"
+    " RETURNING i.lead_id";
+
+// Steps 2 and 3 for the known lead $7. Returns a row when it wrote this source's history row.
+constexpr const char* kInsertOneHistorySql =
+    "WITH inserted AS ("
+    "  INSERT INTO @S@.lead_sources_history AS h"
+    "    (lead_id, source_id, external_id, raw_payload, is_primary, platform_created_at)"
+    "  VALUES ($7, $6, $2, $3, false, $4)"
+    "  ON CONFLICT (lead_id, source_id) DO NOTHING"
+    "  RETURNING " LEADSYNC_IS_TODAYS_ROW " AS today)"
+    LEADSYNC_ADD_TO_COUNTERS("1", "i.today::pg_catalog.int4")
+    "   FROM inserted AS i"
+    "  WHERE s.id OPERATOR(pg_catalog.=) $6"
+    " RETURNING 1";
+
+#undef LEADSYNC_IS_TODAYS_ROW
+#undef LEADSYNC_ADD_TO_COUNTERS
 
 constexpr const char* kInsertRejectsSql =
     "INSERT INTO @S@.lead_rejects (source_id, reason, raw_payload, payload_md5)"
@@ -79,15 +143,6 @@ constexpr const char* kInsertRejectsSql =
     "   FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.jsonb[]))"
     "        AS u(reason, payload)"
     " ON CONFLICT (source_id, payload_md5) DO NOTHING";
-
-// A count of an earlier business day is replaced, not added to: the daily rollover.
-constexpr const char* kUpdateCountsSql =
-    "UPDATE @S@.sources AS s"
-    "   SET total_leads_count = s.total_leads_count OPERATOR(pg_catalog.+) $2,"
-    "       todays_leads_count = CASE WHEN s.todays_count_date OPERATOR(pg_catalog.=) @S@.business_today()"
-    "                                 THEN s.todays_leads_count OPERATOR(pg_catalog.+) $3 ELSE $3 END,"
-    "       todays_count_date = @S@.business_today()"
-    " WHERE s.id OPERATOR(pg_catalog.=) $1";
 
 // The batch's phones that already have a lead, and whether this source has its row.
 constexpr const char* kKnownLeadsSql =
@@ -100,10 +155,6 @@ constexpr const char* kKnownLeadsSql =
     "        OFFSET 0) AS k"   // OFFSET 0: one lookup per phone, not one per reference
     " WHERE k.id IS NOT NULL";
 
-constexpr const char* kFindLeadSql =
-    "SELECT l.id FROM @S@.leads_master AS l"
-    " WHERE l.phone_number_normalized OPERATOR(pg_catalog.=) $1";
-
 struct Statement {
   const char* sql;
   std::vector<Oid> argument_types;
@@ -112,19 +163,20 @@ struct Statement {
 
 struct Statements {
   Oid schema = InvalidOid;
-  Statement find_source{kFindSourceSql, {TEXTOID}};
   Statement ensure_source{kEnsureSourceSql, {TEXTOID, TEXTOID}};
+  Statement known_leads{kKnownLeadsSql, {TEXTARRAYOID, INT8OID}};
   Statement insert_leads{kInsertLeadsSql,
                          {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, TIMESTAMPTZARRAYOID, INT8OID}};
   Statement insert_history{kInsertHistorySql,
                            {TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, TIMESTAMPTZARRAYOID, INT8ARRAYOID, INT8OID}};
-  Statement insert_rejects{kInsertRejectsSql, {TEXTARRAYOID, JSONBARRAYOID, INT8OID}};
   Statement update_counts{kUpdateCountsSql, {INT8OID, INT8OID, INT8OID}};
-  Statement find_lead{kFindLeadSql, {TEXTOID}};
-  Statement known_leads{kKnownLeadsSql, {TEXTARRAYOID, INT8OID}};
+  Statement insert_rejects{kInsertRejectsSql, {TEXTARRAYOID, JSONBARRAYOID, INT8OID}};
+  Statement insert_one_new_lead{kInsertOneNewLeadSql, {TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, INT8OID}};
+  Statement insert_one_history{kInsertOneHistorySql,
+                               {TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, INT8OID, INT8OID}};
 
-  Statement* all[8] = {&find_source, &ensure_source, &insert_leads, &insert_history,
-                       &insert_rejects, &update_counts, &find_lead, &known_leads};
+  Statement* all[8] = {&ensure_source,  &known_leads,    &insert_leads,        &insert_history,
+                       &update_counts,  &insert_rejects, &insert_one_new_lead, &insert_one_history};
 };
 
 Statements statements;
@@ -249,10 +301,12 @@ std::string quoted_schema_name() {
 
 Source find_or_create_source(const std::string& source_type) {
   Datum type_arg = text_datum(source_type);
-  uint64 rows = execute(statements.find_source, &type_arg, nullptr);
+  KeyColumn key{"source_type", type_arg, TEXTOID};
+  ReadColumn columns[2] = {{"id"}, {"field_map"}};
+  const bool found = find_row(statements.schema, "sources", &key, 1, columns, 2);
   auto builtin = find_builtin_source(source_type);
   Source source;
-  if (rows == 0) {
+  if (!found) {
     if (!builtin) {
       throw SqlError(ERRCODE_UNDEFINED_OBJECT, "leadsync: unknown source_type \"" + source_type + "\"",
                      "Built-in types are meta_form, knowlarity_call and google_ads. Register another with "
@@ -265,20 +319,18 @@ Source find_or_create_source(const std::string& source_type) {
     source.kind = builtin->kind;
     return source;
   }
-  source.id = DatumGetInt64(*result_value(0, 1));
+  source.id = DatumGetInt64(columns[0].value);
   if (builtin) {
     source.kind = builtin->kind;
     return source;
   }
-  auto field_map = result_value(0, 2);
-  if (!field_map) {
+  if (columns[1].is_null) {
     throw SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                    "leadsync: source_type \"" + source_type + "\" has no field_map to read its payloads with",
                    "Give it one with SELECT " + quoted_schema_name() + ".ensure_source('Display Name', '" +
                        source_type + "', '{\"phone\": [\"$.phone\"]}');");
   }
-  Jsonb* map = call_postgres([&] { return DatumGetJsonbP(*field_map); });
-  source.field_map = compile_field_map(map);
+  source.field_map = compile_field_map(reinterpret_cast<Jsonb*>(DatumGetPointer(columns[1].value)));
   return source;
 }
 
@@ -324,6 +376,66 @@ void write_rejects(const Source& source, const std::vector<RejectedPayload>& rej
   execute(statements.insert_rejects, args, nullptr);
 }
 
+// The visible lead of `phone` (a fresh snapshot in READ COMMITTED).
+std::optional<int64> find_lead(Datum phone) {
+  KeyColumn key{"phone_number_normalized", phone, TEXTOID};
+  ReadColumn id{"id"};
+  if (!find_row(statements.schema, "leads_master", &key, 1, &id, 1)) return std::nullopt;
+  return DatumGetInt64(id.value);
+}
+
+bool has_history_row(int64 lead_id, int64 source_id) {
+  KeyColumn keys[2] = {{"lead_id", Int64GetDatum(lead_id), INT8OID}, {"source_id", Int64GetDatum(source_id), INT8OID}};
+  return find_row(statements.schema, "lead_sources_history", keys, 2, nullptr, 0);
+}
+
+// A batch of one lead: write_batch's steps, step 0 by find_row, steps 1 to 3 in one or
+// two statements with scalars.
+void write_one(const Source& source, const Lead& lead, Datum payload, BatchOutcome& outcome) {
+  const Datum phone = text_datum(lead.phone.view());
+
+  // 0. The phone's lead, and whether it has this source's row (case B: done).
+  std::optional<int64> lead_id = find_lead(phone);
+  if (lead_id && has_history_row(*lead_id, source.id)) {
+    outcome.duplicate_same_source = 1;
+    outcome.lead_id = lead_id;
+    return;
+  }
+  Datum args[7] = {phone,
+                   lead.external_id ? text_datum(*lead.external_id) : Datum(0),
+                   payload,
+                   lead.event_time ? event_time_datum(*lead.event_time, business_timezone_name()) : Datum(0),
+                   lead.full_name ? text_datum(*lead.full_name) : Datum(0),
+                   Int64GetDatum(source.id),
+                   Datum(0)};
+  char nulls[8] = {' ', lead.external_id ? ' ' : 'n', ' ', lead.event_time ? ' ' : 'n',
+                   lead.full_name ? ' ' : 'n', ' ', 'n', '\0'};
+
+  // 1. An unknown phone becomes a lead, with its primary row and the counters.
+  if (!lead_id) {
+    if (execute(statements.insert_one_new_lead, args, nulls) == 1) {
+      outcome.inserted_new = 1;
+      outcome.lead_id = DatumGetInt64(*result_value(0, 1));
+      return;
+    }
+    // ON CONFLICT: a concurrent call committed this phone after the statement's snapshot
+    // was taken; a fresh one sees its lead.
+    lead_id = find_lead(phone);
+    if (!lead_id)
+      throw SqlError(ERRCODE_T_R_SERIALIZATION_FAILURE,
+                     "leadsync: the lead of phone " + lead.phone.str() + " was deleted while this call wrote it",
+                     "Retry the call.");
+  }
+  // 2-3. A known lead gets this source's history row and the counters; none written means
+  // a concurrent call of this source wrote it first.
+  args[6] = Int64GetDatum(*lead_id);
+  nulls[6] = ' ';
+  const bool wrote_row = execute(statements.insert_one_history, args, nulls) == 1;
+  outcome.cross_source_history = wrote_row ? 1 : 0;
+  outcome.duplicate_same_source = wrote_row ? 0 : 1;
+  outcome.lead_id = lead_id;
+}
+
 BatchOutcome write_batch(const Source& source, const AcceptedLeads& accepted,
                          const std::vector<RejectedPayload>& rejected) {
   BatchOutcome outcome;
@@ -331,6 +443,10 @@ BatchOutcome write_batch(const Source& source, const AcceptedLeads& accepted,
   write_rejects(source, rejected);
   if (accepted.leads.empty()) return outcome;
 
+  if (accepted.leads.size() == 1) {
+    write_one(source, accepted.leads.front(), accepted.payloads.front(), outcome);
+    return outcome;
+  }
   const BatchPlan plan = plan_batch(accepted.leads);
   const std::size_t count = plan.writes.size();
   const char* zone = business_timezone_name();
@@ -379,11 +495,20 @@ BatchOutcome write_batch(const Source& source, const AcceptedLeads& accepted,
     Datum lead_args[6] = {phones.build(TEXTOID), names.build(TEXTOID), external_ids.build(TEXTOID),
                           payloads.build(JSONBOID), created_at.build(TIMESTAMPTZOID), Int64GetDatum(source.id)};
     const uint64 new_leads = execute(statements.insert_leads, lead_args, nullptr);
+    // RETURNING yields the inserted rows in input order, a subsequence of to_insert:
+    // matched by a forward scan (a binary search if that order ever changed).
+    std::size_t next = 0;
+    bool in_order = true;
     for (uint64 row = 0; row < new_leads; ++row) {
       Datum phone_text = *result_value(row, 1);
-      std::string phone(call_postgres([&] { return TextDatumGetCString(phone_text); }));
-      auto at = std::lower_bound(sorted_phones.begin(), sorted_phones.end(), phone);
-      const std::size_t index = static_cast<std::size_t>(at - sorted_phones.begin());
+      text* phone_value = call_postgres([&] { return DatumGetTextPP(phone_text); });
+      const std::string_view phone(VARDATA_ANY(phone_value), VARSIZE_ANY_EXHDR(phone_value));
+      while (in_order && next < n && sorted_phones[to_insert[next]] != phone) ++next;
+      in_order = next < n;
+      const std::size_t index =
+          in_order ? to_insert[next++]
+                   : static_cast<std::size_t>(std::lower_bound(sorted_phones.begin(), sorted_phones.end(), phone) -
+                                              sorted_phones.begin());
       is_new[index] = true;
       lead_ids[index] = DatumGetInt64(*result_value(row, 2));
     }
@@ -393,44 +518,35 @@ BatchOutcome write_batch(const Source& source, const AcceptedLeads& accepted,
   // 2. This source's history row for every lead that had none when step 0 looked: new
   // leads carry their id; the others are looked up by phone in the statement's fresh
   // snapshot (which sees leads a concurrent batch committed meanwhile).
-  int64 history_rows = 0, todays_rows = 0;
   std::vector<std::size_t> to_history;
   for (std::size_t i = 0; i < count; ++i)
     if (known[i] != Known::WithRow) to_history.push_back(i);
-  if (!to_history.empty()) {
-    const std::size_t n = to_history.size();
-    ArrayBuilder phones(n), external_ids(n), payloads(n), created_at(n), ids(n);
-    for (std::size_t i : to_history) {
-      const Lead& lead = accepted.leads[plan.writes[i]];
-      phones.add(text_datum(lead.phone.view()));
-      lead.external_id ? external_ids.add(text_datum(*lead.external_id)) : external_ids.add_null();
-      payloads.add(accepted.payloads[plan.writes[i]]);
-      lead.event_time ? created_at.add(event_time_datum(*lead.event_time, zone)) : created_at.add_null();
-      is_new[i] ? ids.add(Int64GetDatum(lead_ids[i])) : ids.add_null();
-    }
-    Datum history_args[6] = {phones.build(TEXTOID), external_ids.build(TEXTOID), payloads.build(JSONBOID),
-                             created_at.build(TIMESTAMPTZOID), ids.build(INT8OID), Int64GetDatum(source.id)};
-    execute(statements.insert_history, history_args, nullptr);
-    history_rows = DatumGetInt64(*result_value(0, 1));
-    todays_rows = DatumGetInt64(*result_value(0, 2));
+  const auto leads = static_cast<int64>(accepted.leads.size());
+  if (to_history.empty()) {
+    outcome.duplicate_same_source = leads;
+    return outcome;
   }
-  outcome.cross_source_history = history_rows - outcome.inserted_new;
-  outcome.duplicate_same_source =
-      static_cast<int64>(accepted.leads.size()) - outcome.inserted_new - outcome.cross_source_history;
+  const std::size_t n = to_history.size();
+  ArrayBuilder phones(n), external_ids(n), payloads(n), created_at(n), ids(n);
+  for (std::size_t i : to_history) {
+    const Lead& lead = accepted.leads[plan.writes[i]];
+    phones.add(text_datum(lead.phone.view()));
+    lead.external_id ? external_ids.add(text_datum(*lead.external_id)) : external_ids.add_null();
+    payloads.add(accepted.payloads[plan.writes[i]]);
+    lead.event_time ? created_at.add(event_time_datum(*lead.event_time, zone)) : created_at.add_null();
+    is_new[i] ? ids.add(Int64GetDatum(lead_ids[i])) : ids.add_null();
+  }
+  Datum history_args[6] = {phones.build(TEXTOID), external_ids.build(TEXTOID), payloads.build(JSONBOID),
+                           created_at.build(TIMESTAMPTZOID), ids.build(INT8OID), Int64GetDatum(source.id)};
+  execute(statements.insert_history, history_args, nullptr);
+  const int64 written = DatumGetInt64(*result_value(0, 1)), todays = DatumGetInt64(*result_value(0, 2));
+  outcome.cross_source_history = written - outcome.inserted_new;
+  outcome.duplicate_same_source = leads - written;
 
   // 3. The source's counters, once per batch.
-  if (history_rows > 0) {
-    Datum count_args[3] = {Int64GetDatum(source.id), Int64GetDatum(history_rows), Int64GetDatum(todays_rows)};
+  if (written > 0) {
+    Datum count_args[3] = {Int64GetDatum(source.id), Int64GetDatum(written), Int64GetDatum(todays)};
     execute(statements.update_counts, count_args, nullptr);
-  }
-  if (count == 1) {
-    if (lead_ids[0] != 0) {
-      outcome.lead_id = lead_ids[0];
-    } else {
-      Datum phone_arg = text_datum(sorted_phones.front());
-      if (execute(statements.find_lead, &phone_arg, nullptr) == 1)
-        outcome.lead_id = DatumGetInt64(*result_value(0, 1));
-    }
   }
   return outcome;
 }

@@ -87,6 +87,10 @@ def main():
         r = med["pg.leadsync_tps"] / med["pg.original_tps"]
         row("… vs the original system (SELECT, INSERT, counter read-modify-write: separate round trips)",
             tps("pg.leadsync_tps"), tps("pg.original_tps") + " (original)", r, "report", None)
+    if have("pg.leadsync_replay_tps", "pg.plpgsql_replay_tps"):
+        r = med["pg.leadsync_replay_tps"] / med["pg.plpgsql_replay_tps"]
+        row("… info: a lookback replayed, every lead a same-source duplicate of a seed lead, vs PL/pgSQL ingest",
+            tps("pg.leadsync_replay_tps"), tps("pg.plpgsql_replay_tps") + " (PL/pgSQL)", r, "—", None)
     if have("batch.new_ms", "batch.floor_ms"):
         r = med["batch.new_ms"] / med["batch.floor_ms"]
         row("ingest_leads, %s new Meta leads in one call, vs set-based SQL floor (%s)" % (n(a.batch), runs_of("batch.new_ms")),
