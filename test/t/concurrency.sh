@@ -26,7 +26,7 @@ SOURCES=4
 SESSIONS=(s_meta s_meta_rev s_know s_google s_crm s_single)
 GATE_KEY=4242
 
-tap_plan 22
+tap_plan 23
 tap_create_db concurrency || tap_abort "cannot create the test database"
 [ $((P % STRIDE)) -eq 0 ] || tap_abort "P must be a multiple of $STRIDE"
 
@@ -407,3 +407,45 @@ M|duplicate_same_source|LEAD
 knowlarity_call=1/1/1 meta_form=1/1/1
 1
 0" "ingest_lead racing an uncommitted insert of its phone: a cross-source row or a duplicate, the lead's id, exact counts"
+
+# --------------------------------------------------------------------------------------
+# ingest_lead writing a cross-source row for a lead that another transaction is deleting
+# must wait for that lead before it locks the source row: the deleting transaction may
+# want the source row next (recount_sources locks every one), and the two would deadlock.
+# The call then finds the lead gone and fails with 40001, writing nothing.
+# --------------------------------------------------------------------------------------
+deleted_lead_race() {
+  local name pid phone=9000000088
+  local -A pids=()
+  tap_create_db deleted_race || return 1
+  tap_sql "SELECT ensure_source('Knowlarity', 'knowlarity_call')" \
+          "SELECT r.outcome FROM ingest_lead('meta_form', '{\"id\": \"m1\", \"field_data\":
+             [{\"name\": \"phone_number\", \"values\": [\"$phone\"]}]}') AS r" >/dev/null
+  for name in D K; do
+    mkfifo "$TAP_TMP/d_$name"
+    PGAPPNAME=$name tap_bg pid psql -X -q -A -t -v VERBOSITY=verbose -d "$TAP_DB" -f "$TAP_TMP/d_$name" \
+      >"$TAP_TMP/d_$name.out" 2>"$TAP_TMP/d_$name.err"
+    pids[$name]=$pid
+  done
+  exec 3>"$TAP_TMP/d_D" 4>"$TAP_TMP/d_K"
+  waiting() { echo "SELECT count(*) FROM pg_stat_activity
+                    WHERE datname = current_database() AND application_name = '$1' AND $2"; }
+  echo "BEGIN; DELETE FROM leads_master WHERE phone_number_normalized = '$phone';" >&3
+  tap_wait_for "D" 10 "$(waiting D "state = 'idle in transaction'")" 1
+  echo "SELECT 'K', r.outcome FROM ingest_lead('knowlarity_call',
+          '{\"uuid\": \"k1\", \"customer_number\": \"$phone\"}') AS r;" >&4
+  tap_wait_for "K" 10 "$(waiting K "wait_event_type = 'Lock'")" 1
+  echo "SELECT 'D', count(*) FROM recount_sources(); COMMIT;" >&3
+  exec 3>&- 4>&-
+  for name in D K; do wait "${pids[$name]}"; done
+  cat "$TAP_TMP"/d_D.out "$TAP_TMP"/d_K.out
+  grep -h -o -e 'deadlock detected' -e '40001' -e 'the lead was deleted while this call wrote it' "$TAP_TMP"/d_*.err
+  tap_sql "SELECT count(*) FROM leads_master" "SELECT count(*) FROM lead_sources_history" \
+          "SELECT count(*) FROM recount_sources()"
+}
+tap_is "$(deleted_lead_race 2>&1)" "D|1
+40001
+the lead was deleted while this call wrote it
+0
+0
+0" "ingest_lead racing the deletion of its lead: no deadlock with recount_sources, a 40001 error, nothing written"

@@ -121,12 +121,18 @@ constexpr const char* kInsertOneNewLeadSql =
     "  WHERE s.id OPERATOR(pg_catalog.=) $6"
     " RETURNING i.lead_id";
 
-// Steps 2 and 3 for the known lead $7. Returns a row when it wrote this source's history row.
+// Steps 2 and 3 for the known lead $7. Returns a row when it wrote this source's history
+// row. The lead is locked (FOR KEY SHARE, what its foreign-key check takes) before the
+// source row, in the batch's order: else a session holding the lead (a DELETE, a CRM's
+// FOR UPDATE) and then wanting the source row, as recount_sources does, could deadlock
+// with this call. A lead deleted meanwhile is skipped, and no row written.
 constexpr const char* kInsertOneHistorySql =
     "WITH inserted AS ("
     "  INSERT INTO @S@.lead_sources_history AS h"
     "    (lead_id, source_id, external_id, raw_payload, is_primary, platform_created_at)"
-    "  VALUES ($7, $6, $2, $3, false, $4)"
+    "  SELECT k.id, $6, $2, $3, false, $4"
+    "    FROM (SELECT l.id FROM @S@.leads_master AS l WHERE l.id OPERATOR(pg_catalog.=) $7"
+    "          FOR KEY SHARE OF l) AS k"
     "  ON CONFLICT (lead_id, source_id) DO NOTHING"
     "  RETURNING " LEADSYNC_IS_TODAYS_ROW " AS today)"
     LEADSYNC_ADD_TO_COUNTERS("1", "i.today::pg_catalog.int4")
@@ -389,6 +395,12 @@ bool has_history_row(int64 lead_id, int64 source_id) {
   return find_row(statements.schema, "lead_sources_history", keys, 2, nullptr, 0);
 }
 
+// The phone's lead went away between two steps of one call (an admin's DELETE).
+[[noreturn]] void throw_lead_deleted() {
+  throw SqlError(ERRCODE_T_R_SERIALIZATION_FAILURE, "leadsync: the lead was deleted while this call wrote it",
+                 "Retry the call.");
+}
+
 // A batch of one lead: write_batch's steps, step 0 by find_row, steps 1 to 3 in one or
 // two statements with scalars.
 void write_one(const Source& source, const Lead& lead, Datum payload, BatchOutcome& outcome) {
@@ -421,16 +433,14 @@ void write_one(const Source& source, const Lead& lead, Datum payload, BatchOutco
     // ON CONFLICT: a concurrent call committed this phone after the statement's snapshot
     // was taken; a fresh one sees its lead.
     lead_id = find_lead(phone);
-    if (!lead_id)
-      throw SqlError(ERRCODE_T_R_SERIALIZATION_FAILURE,
-                     "leadsync: the lead of phone " + lead.phone.str() + " was deleted while this call wrote it",
-                     "Retry the call.");
+    if (!lead_id) throw_lead_deleted();
   }
   // 2-3. A known lead gets this source's history row and the counters; none written means
-  // a concurrent call of this source wrote it first.
+  // a concurrent call of this source wrote it first, or the lead was deleted meanwhile.
   args[6] = Int64GetDatum(*lead_id);
   nulls[6] = ' ';
   const bool wrote_row = execute(statements.insert_one_history, args, nulls) == 1;
+  if (!wrote_row && !has_history_row(*lead_id, source.id)) throw_lead_deleted();
   outcome.cross_source_history = wrote_row ? 1 : 0;
   outcome.duplicate_same_source = wrote_row ? 0 : 1;
   outcome.lead_id = lead_id;
