@@ -14,19 +14,6 @@
 
 namespace {
 
-// Howard Hinnant's civil_from_days, for writing a parsed instant back.
-void civil_from_days(std::int64_t days, std::int64_t& year, unsigned& month, unsigned& day) {
-  days += 719468;
-  const std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(days - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  day = doy - (153 * mp + 2) / 5 + 1;
-  month = mp < 10 ? mp + 3 : mp - 9;
-  year = static_cast<std::int64_t>(yoe) + era * 400 + (month <= 2);
-}
-
 std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
 }  // namespace
@@ -41,9 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::int64_t fraction = micros - seconds * 1000000;
   const std::int64_t days = floor_div(seconds, 86400);
   const std::int64_t in_day = seconds - days * 86400;
-  std::int64_t year;
-  unsigned month, day;
-  civil_from_days(days, year, month, day);
+  const auto [year, month, day] = leadsync::civil_from_days(days);
   if (year < 1 || year > 9999) return 0;  // an offset moved it out of four-digit years
 
   char iso[64];

@@ -82,10 +82,7 @@ DATABASE_URL="dbname=$TAP_DB application_name=crash_fetcher" timeout 90 "$LEADSY
   >"$TAP_TMP/killed.out" 2>"$TAP_TMP/killed.err" &
 fetcher=$!
 # Once it has asked for the 3rd page (so 2 pages are ingested), kill its backend.
-for ((i = 0; i < 200; i++)); do
-  [ "$(fake_requests /leads | jq length)" -ge 3 ] && break
-  sleep 0.05
-done
+fake_wait_requests /leads 3
 kill_backend_when crash_fetcher "true"
 killed=$?
 wait "$fetcher"

@@ -39,10 +39,7 @@ fake_fault '{"path": "/leads", "fault": "stall", "seconds": 3, "after": 3, "time
 DATABASE_URL="dbname=$TAP_DB" timeout 60 "$LEADSYNC_FETCH" meta "${window[@]}" \
   >"$TAP_TMP/restart.out" 2>"$TAP_TMP/restart.err" &
 fetcher=$!
-for ((i = 0; i < 100; i++)); do
-  [ "$(fake_requests /leads | jq 'length')" -ge 4 ] && break
-  sleep 0.05
-done
+fake_wait_requests /leads 4
 ingested_before=$(tap_sql "SELECT count(*) FROM lead_sources_history")
 # -l keeps the server writing the same log, which later tests read.
 restart=("$(pg_config --bindir)/pg_ctl" -D "$LEADSYNC_PGDATA" -m fast -w restart -l "${LEADSYNC_SERVER_LOG:-/dev/null}")

@@ -127,10 +127,7 @@ fake_fault "{\"path\": \"/${FORMS[2]}/leads\", \"fault\": \"stall\", \"seconds\"
 DATABASE_URL="dbname=$TAP_DB" LEADSYNC_HTTP_TIMEOUT_SECONDS=60 \
   "$LEADSYNC_FETCH" meta >"$TAP_TMP/killed.out" 2>"$TAP_TMP/killed.err" &
 KILLED_PID=$!
-for ((i = 0; i < 200; i++)); do
-  [ "$(fake_requests | jq '[.[] | select(.fault == "stall")] | length')" = 1 ] && break
-  sleep 0.05
-done
+fake_wait_requests "" 1 '.fault == "stall"'
 sleep 0.2 # it is waiting for the stalled page now
 kill -0 "$KILLED_PID" 2>/dev/null
 ALIVE=$?

@@ -15,6 +15,16 @@ struct EventTime {
   bool has_utc_offset = false;
 };
 
+// The proleptic Gregorian calendar as days since 1970-01-01 (Howard Hinnant's
+// algorithms): the one copy the parser, the fetcher's time formats and the tests use.
+struct CivilDate {
+  std::int64_t year;
+  unsigned month;
+  unsigned day;
+};
+std::int64_t days_from_civil(std::int64_t year, unsigned month, unsigned day);
+CivilDate civil_from_days(std::int64_t days);
+
 // Accepts ISO-8601 / SQL style timestamps as the platforms send them:
 //   2025-01-15T10:30:00+0000   2025-01-15T10:30:00Z   2025-01-15 10:30:00+05:30
 //   2025-01-15T10:30:00.123-0700   2025-01-15 10:30   2025-01-15

@@ -1,4 +1,4 @@
-// Calendar arithmetic for formatting (Howard Hinnant's civil_from_days).
+// Instants formatted for the platforms and the summaries; the calendar is the core's.
 #include "sync/time_format.hpp"
 
 #include <chrono>
@@ -19,17 +19,9 @@ Civil civil_from_unix(std::int64_t unix_seconds) {
   std::int64_t days = unix_seconds / 86400;
   std::int64_t rest = unix_seconds % 86400;
   if (rest < 0) rest += 86400, --days;
-  days += 719468;
-  const std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-  const unsigned day_of_era = static_cast<unsigned>(days - era * 146097);
-  const unsigned year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
-  const unsigned day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-  const unsigned mp = (5 * day_of_year + 2) / 153;
-  const unsigned day = day_of_year - (153 * mp + 2) / 5 + 1;
-  const unsigned month = mp < 10 ? mp + 3 : mp - 9;
-  const long long year = static_cast<long long>(year_of_era) + era * 400 + (month <= 2);
-  return {year, month, day, static_cast<unsigned>(rest / 3600), static_cast<unsigned>(rest % 3600 / 60),
-          static_cast<unsigned>(rest % 60)};
+  const CivilDate date = civil_from_days(days);
+  return {date.year, date.month, date.day, static_cast<unsigned>(rest / 3600),
+          static_cast<unsigned>(rest % 3600 / 60), static_cast<unsigned>(rest % 60)};
 }
 
 }  // namespace

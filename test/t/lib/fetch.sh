@@ -104,6 +104,18 @@ fake_requests() {
     jq -c .requests
 }
 
+# fake_wait_requests PATH-SUBSTRING MIN [JQ-CONDITION]: waits up to 10 s until the fake has
+# logged MIN requests whose path contains PATH-SUBSTRING ("" for any) and that meet
+# JQ-CONDITION (on one logged request); non-zero if it never did.
+fake_wait_requests() {
+  local i
+  for ((i = 0; i < 200; i++)); do
+    [ "$(fake_requests "$1" | jq "[.[] | select(${3:-true})] | length")" -ge "$2" ] && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
 # fetch_run NAME ARGS...: runs the fetcher on the test database (TAP_DB), bounded to 60 s,
 # without the variables named in FETCH_UNSET (space-separated). Sets FETCH_RC and
 # FETCH_MS (its run time in ms); stdout in $TAP_TMP/NAME.out, stderr in $TAP_TMP/NAME.err.
