@@ -1,5 +1,5 @@
 \ir lib/setup.sql
-SELECT plan(24);
+SELECT plan(29);
 
 -- The schema existing apps read.
 SELECT has_table(t, format('table %s exists', t))
@@ -59,6 +59,26 @@ SELECT results_eq($$ SELECT * FROM recount_sources() $$,
                   $$ VALUES ('knowlarity_call', 40::bigint, 1::bigint, 5::bigint, 1::bigint) $$,
                   'recount_sources returns each corrected source with its counts before and after');
 SELECT is_empty($$ SELECT * FROM recount_sources() $$, 'a second recount finds nothing to correct');
+
+-- ingest_lead looks rows up through the tables' unique indexes and remembers, per
+-- session, which index that is: after DDL replaces an index, or the whole extension,
+-- within the session, it must use the new one (else: "could not open relation").
+SELECT is((ingest_lead('meta_form', pg_temp.meta_lead('9811100001', 'ddl-1'))).outcome, 'inserted_new',
+          'a new phone before the indexes are replaced');
+ALTER TABLE leads_master DROP CONSTRAINT leads_master_phone_number_normalized_key,
+    ADD CONSTRAINT leads_master_phone_number_normalized_key UNIQUE (phone_number_normalized);
+ALTER TABLE lead_sources_history DROP CONSTRAINT lead_sources_history_lead_id_source_id_key,
+    ADD CONSTRAINT lead_sources_history_lead_id_source_id_key UNIQUE (lead_id, source_id);
+SELECT is((ingest_lead('meta_form', pg_temp.meta_lead('9811100001', 'ddl-2'))).outcome, 'duplicate_same_source',
+          'after both unique indexes are rebuilt in this session, a known phone and its row are found through them');
+SELECT is((ingest_lead('google_ads', pg_temp.google_lead('9811100001', 'ddl-3'))).outcome, 'cross_source_history',
+          'and another source of that phone gets its history row');
+DROP EXTENSION leadsync;
+CREATE EXTENSION leadsync;
+SELECT is((ingest_lead('meta_form', pg_temp.meta_lead('9811100001', 'ddl-4'))).outcome, 'inserted_new',
+          'after DROP and CREATE EXTENSION in this session, the phone is new in the new tables');
+SELECT is((ingest_lead('meta_form', pg_temp.meta_lead('9811100001', 'ddl-5'))).outcome, 'duplicate_same_source',
+          'and found in them the next time');
 
 SELECT is_empty('SELECT * FROM pg_temp.counter_mismatches()',
                 'every source''s total equals its history rows, and today''s count its rows of today');

@@ -1,5 +1,7 @@
 #include "pg/row_lookup.hpp"
 
+#include <cstring>
+
 extern "C" {
 #include "access/genam.h"
 #include "access/relscan.h"
@@ -9,6 +11,7 @@ extern "C" {
 #include "executor/tuptable.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 }
@@ -23,9 +26,8 @@ AttrNumber column_number(Relation heap, const char* name) {
   return number;
 }
 
-// The valid, non-partial unique index of `heap` whose key columns are `keys`, in order;
-// opened with AccessShareLock.
-Relation open_unique_index(Relation heap, const KeyColumn* keys, std::size_t key_count) {
+// The valid, non-partial unique index of `heap` whose key columns are `keys`, in order.
+Oid find_unique_index(Relation heap, const KeyColumn* keys, std::size_t key_count) {
   List* indexes = RelationGetIndexList(heap);
   ListCell* cell;
   foreach (cell, indexes) {
@@ -35,15 +37,81 @@ Relation open_unique_index(Relation heap, const KeyColumn* keys, std::size_t key
                    form->indnkeyatts == static_cast<int>(key_count) && RelationGetIndexPredicate(index) == NIL;
     for (std::size_t i = 0; matches && i < key_count; ++i)
       matches = form->indkey.values[i] == column_number(heap, keys[i].name);
+    const Oid index_oid = RelationGetRelid(index);
+    index_close(index, AccessShareLock);
     if (matches) {
       list_free(indexes);
-      return index;
+      return index_oid;
     }
-    index_close(index, AccessShareLock);
   }
   elog(ERROR, "leadsync: table %s has no unique index on the columns it looks rows up by",
        RelationGetRelationName(heap));
+  return InvalidOid;
+}
+
+// The tables and indexes find_row has resolved in this backend: finding them by name and
+// trying each index of the table cost more than the index probe itself. An entry goes
+// when its table or index changes (any relcache invalidation of either: DDL, a dropped
+// extension); lock acquisition processes invalidations, so an entry read after the table
+// is locked is current.
+struct ResolvedIndex {
+  Oid schema;
+  const char* table;  // find_row's callers pass string literals
+  const char* keys[INDEX_MAX_KEYS];
+  std::size_t key_count;
+  Oid table_oid;
+  Oid index_oid;
+};
+constexpr int kMaxResolved = 8;
+ResolvedIndex resolved[kMaxResolved];
+int resolved_count = 0;
+bool invalidation_registered = false;
+
+void forget_resolved(Datum, Oid relation) {
+  int kept = 0;
+  for (int i = 0; i < resolved_count; ++i)
+    if (OidIsValid(relation) && resolved[i].table_oid != relation && resolved[i].index_oid != relation)
+      resolved[kept++] = resolved[i];
+  resolved_count = kept;
+}
+
+ResolvedIndex* find_resolved(Oid schema, const char* table, const KeyColumn* keys, std::size_t key_count) {
+  for (int i = 0; i < resolved_count; ++i) {
+    ResolvedIndex& entry = resolved[i];
+    bool matches = entry.schema == schema && entry.key_count == key_count && strcmp(entry.table, table) == 0;
+    for (std::size_t k = 0; matches && k < key_count; ++k) matches = strcmp(entry.keys[k], keys[k].name) == 0;
+    if (matches) return &entry;
+  }
   return nullptr;
+}
+
+// Opens `table` (AccessShareLock) and returns it with the OID of its unique index on
+// `keys`, resolved by name the first time.
+Relation open_table(Oid schema, const char* table, const KeyColumn* keys, std::size_t key_count, Oid* index_oid) {
+  if (!invalidation_registered) {
+    CacheRegisterRelcacheCallback(forget_resolved, Datum(0));
+    invalidation_registered = true;
+  }
+  const ResolvedIndex* entry = find_resolved(schema, table, keys, key_count);
+  Oid table_oid = entry ? entry->table_oid : get_relname_relid(table, schema);
+  if (!OidIsValid(table_oid)) elog(ERROR, "leadsync: table %s is missing", table);
+  Relation heap = table_open(table_oid, AccessShareLock);
+  entry = find_resolved(schema, table, keys, key_count);  // after the lock: still current?
+  if (entry && entry->table_oid == table_oid) {
+    *index_oid = entry->index_oid;
+    return heap;
+  }
+  *index_oid = find_unique_index(heap, keys, key_count);
+  if (resolved_count < kMaxResolved) {
+    ResolvedIndex& added = resolved[resolved_count++];
+    added.schema = schema;
+    added.table = table;
+    for (std::size_t k = 0; k < key_count; ++k) added.keys[k] = keys[k].name;
+    added.key_count = key_count;
+    added.table_oid = table_oid;
+    added.index_oid = *index_oid;
+  }
+  return heap;
 }
 
 RegProcedure equality_function(Oid type) {
@@ -58,10 +126,9 @@ RegProcedure equality_function(Oid type) {
 bool find_row(Oid schema, const char* table, const KeyColumn* keys, std::size_t key_count, ReadColumn* columns,
               std::size_t column_count) {
   return call_postgres([&]() -> bool {
-    Oid table_oid = get_relname_relid(table, schema);
-    if (!OidIsValid(table_oid)) elog(ERROR, "leadsync: table %s is missing", table);
-    Relation heap = table_open(table_oid, AccessShareLock);
-    Relation index = open_unique_index(heap, keys, key_count);
+    Oid index_oid;
+    Relation heap = open_table(schema, table, keys, key_count, &index_oid);
+    Relation index = index_open(index_oid, AccessShareLock);
 
     ScanKeyData scan_keys[INDEX_MAX_KEYS];
     for (std::size_t i = 0; i < key_count; ++i)
