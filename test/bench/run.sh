@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # leadsync benchmarks against their baselines, in one command (see test/bench/README.md).
 #
-#   test/bench/run.sh [--quick] [--output FILE] [--only LIST]
+#   test/bench/run.sh [--quick] [--output FILE] [--samples FILE] [--only LIST]
 #
 # Starts a throwaway PostgreSQL (scripts/lib.sh, port LEADSYNC_PGPORT, default 54600)
 # unless PGHOST is set, creates a database with the extension, runs every benchmark,
 # prints one markdown table (also written to FILE) and stops what it started.
 # --quick: small sizes and fewer repetitions, for CI; figures are printed but no target
-# is asserted (exit 0 unless a benchmark fails). --only: comma-separated subset of
+# is asserted (exit 0 unless a benchmark fails). --samples: every sample behind the
+# medians, one KEY<TAB>VALUE line each (to see the spread). --only: comma-separated subset of
 # normalize,pgbench,batch,scaling,concurrency,fetch.
 # Needs: the extension built and installed, pgbench, python3, /usr/bin/time, and
 # leadsync-fetch (LEADSYNC_FETCH, else $LEADSYNC_BUILD_DIR/fetcher/leadsync-fetch).
@@ -20,12 +21,15 @@ set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 MODE=full
 OUTPUT=""
+SAMPLES=""
 ONLY="normalize,pgbench,batch,scaling,concurrency,fetch"
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) MODE=quick ;;
     --output) OUTPUT=${2:?--output needs a file}; shift ;;
     --output=*) OUTPUT=${1#--output=} ;;
+    --samples) SAMPLES=${2:?--samples needs a file}; shift ;;
+    --samples=*) SAMPLES=${1#--samples=} ;;
     --only) ONLY=${2:?--only needs a list}; shift ;;
     --only=*) ONLY=${1#--only=} ;;
     -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -93,7 +97,9 @@ value() { psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
 time_sql() { value "SELECT leadsync_bench.time_ms(\$bench\$$1\$bench\$)"; }
 check() { [ "$(value "$1")" = t ] || fail "check failed: $2 ($1)"; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
-reset() { sql -c "CALL leadsync_bench.reset($1)" >/dev/null; }
+# reset SEEDED: the state every run starts from, checkpointed, and the operating system's
+# dirty pages written out (fsync is off), so no run pays for the last one's I/O.
+reset() { sql -c "CALL leadsync_bench.reset($1)" >/dev/null; sync; }
 server_log_lines() { if [ "$OWN_CLUSTER" = 1 ]; then wc -l <"$LEADSYNC_CLUSTER_DIR/server.log"; else echo 0; fi; }
 server_log_since() { if [ "$OWN_CLUSTER" = 1 ]; then tail -n +"$(($1 + 1))" "$LEADSYNC_CLUSTER_DIR/server.log"; fi; }
 
@@ -223,7 +229,7 @@ bench_pgbench() {
     done
   done
   local leads
-  leads=$(awk -F'\t' '$1 ~ /^pg\.(leadsync|plpgsql|original)_leads$/ {print $2}' "$RESULTS" | sort -u)
+  leads=$(awk -F'\t' '$1 ~ /^pg\.(leadsync|plpgsql|original|writes)_leads$/ {print $2}' "$RESULTS" | sort -u)
   [ "$(wc -l <<<"$leads")" = 1 ] || fail "pgbench variants wrote different numbers of leads: ${leads//$'\n'/ }"
 }
 
@@ -434,3 +440,4 @@ elapsed=$((($(now_ms) - started_all) / 1000))
 } >"$WORK/report.md"
 cat "$WORK/report.md"
 if [ -n "$OUTPUT" ]; then cp "$WORK/report.md" "$OUTPUT"; fi
+if [ -n "$SAMPLES" ]; then cp "$RESULTS" "$SAMPLES"; fi

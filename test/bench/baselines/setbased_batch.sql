@@ -60,7 +60,8 @@ $$;
 -- Not a baseline of the issue, a diagnostic next to it: the same writes from rows that are
 -- already extracted (leadsync_bench.extracted_meta, filled by run.sh from the same batch).
 -- What is left of the floor when extraction costs nothing: no ingest, in C++ or SQL, that
--- writes these rows with these indexes and foreign keys can be faster than this.
+-- writes these rows through SQL statements (so with these indexes, foreign-key checks and
+-- any triggers) can be faster than this.
 CREATE FUNCTION leadsync_baseline.write_extracted_meta_batch() RETURNS bigint
     LANGUAGE plpgsql VOLATILE
     AS $$
