@@ -26,7 +26,7 @@ SOURCES=4
 SESSIONS=(s_meta s_meta_rev s_know s_google s_crm s_single)
 GATE_KEY=4242
 
-tap_plan 23
+tap_plan 24
 tap_create_db concurrency || tap_abort "cannot create the test database"
 [ $((P % STRIDE)) -eq 0 ] || tap_abort "P must be a multiple of $STRIDE"
 
@@ -449,3 +449,47 @@ the lead was deleted while this call wrote it
 0
 0
 0" "ingest_lead racing the deletion of its lead: no deadlock with recount_sources, a 40001 error, nothing written"
+
+# --------------------------------------------------------------------------------------
+# ingest_lead reads lead_sources_history through a table OID it found by name (and
+# remembers for the session). When another session renames that table away and puts a
+# new one under its name while the call waits for the lock, the call must read the table
+# now called lead_sources_history, as its write statement will: reading the old one would
+# report a duplicate and write nothing, call after call.
+# --------------------------------------------------------------------------------------
+swapped_table_race() {
+  local name pid phone=9000000099
+  local -A pids=()
+  tap_create_db swap_race || return 1
+  for name in S A; do
+    mkfifo "$TAP_TMP/w_$name"
+    PGAPPNAME=$name tap_bg pid psql -X -q -A -t -d "$TAP_DB" -f "$TAP_TMP/w_$name" \
+      >"$TAP_TMP/w_$name.out" 2>&1
+    pids[$name]=$pid
+  done
+  exec 3>"$TAP_TMP/w_S" 4>"$TAP_TMP/w_A"
+  waiting() { echo "SELECT count(*) FROM pg_stat_activity
+                    WHERE datname = current_database() AND application_name = '$1' AND $2"; }
+  meta() { echo "SELECT '$1', r.outcome FROM ingest_lead('meta_form', '{\"id\": \"$1\", \"field_data\":
+                   [{\"name\": \"phone_number\", \"values\": [\"$phone\"]}]}') AS r;"; }
+  meta A1 >&4   # the phone's lead and history row; A's backend now knows both tables
+  tap_wait_for "A1" 10 "SELECT count(*) FROM lead_sources_history" 1
+  echo "BEGIN;
+        CREATE TABLE lead_sources_history_new (LIKE lead_sources_history INCLUDING ALL);
+        ALTER TABLE lead_sources_history RENAME TO lead_sources_history_old;
+        ALTER TABLE lead_sources_history_new RENAME TO lead_sources_history;" >&3
+  tap_wait_for "S" 10 "$(waiting S "state = 'idle in transaction'")" 1
+  meta A2 >&4
+  tap_wait_for "A2 waiting" 10 "$(waiting A "wait_event_type = 'Lock'")" 1
+  echo "COMMIT;" >&3
+  meta A3 >&4
+  exec 3>&- 4>&-
+  for name in S A; do wait "${pids[$name]}"; done
+  cat "$TAP_TMP/w_A.out"
+  tap_sql "SELECT count(*) FROM lead_sources_history" "SELECT count(*) FROM lead_sources_history_old"
+}
+tap_is "$(swapped_table_race 2>&1)" "A1|inserted_new
+A2|cross_source_history
+A3|duplicate_same_source
+1
+1" "ingest_lead waiting on a table another session swaps for a new one reads the new one, then and after"

@@ -52,8 +52,8 @@ Oid find_unique_index(Relation heap, const KeyColumn* keys, std::size_t key_coun
 // The tables and indexes find_row has resolved in this backend: finding them by name and
 // trying each index of the table cost more than the index probe itself. An entry goes
 // when its table or index changes (any relcache invalidation of either: DDL, a dropped
-// extension); lock acquisition processes invalidations, so an entry read after the table
-// is locked is current.
+// extension). Lock acquisition processes pending invalidations, so once the table is
+// locked, its name, and an entry read then, are current.
 struct ResolvedIndex {
   Oid schema;
   const char* table;  // find_row's callers pass string literals
@@ -85,33 +85,44 @@ ResolvedIndex* find_resolved(Oid schema, const char* table, const KeyColumn* key
   return nullptr;
 }
 
-// Opens `table` (AccessShareLock) and returns it with the OID of its unique index on
-// `keys`, resolved by name the first time.
+// Opens `schema`.`table` (AccessShareLock) and returns it with the OID of its unique index
+// on `keys`. The OID found by name (or remembered) before the lock may be another
+// relation's by the time the lock is granted: a session that renamed, swapped or dropped
+// the table committed meanwhile. So the name is checked once the table is locked, and
+// looked up again when it no longer matches, as RangeVarGetRelidExtended does.
 Relation open_table(Oid schema, const char* table, const KeyColumn* keys, std::size_t key_count, Oid* index_oid) {
   if (!invalidation_registered) {
     CacheRegisterRelcacheCallback(forget_resolved, Datum(0));
     invalidation_registered = true;
   }
-  const ResolvedIndex* entry = find_resolved(schema, table, keys, key_count);
-  Oid table_oid = entry ? entry->table_oid : get_relname_relid(table, schema);
-  if (!OidIsValid(table_oid)) elog(ERROR, "leadsync: table %s is missing", table);
-  Relation heap = table_open(table_oid, AccessShareLock);
-  entry = find_resolved(schema, table, keys, key_count);  // after the lock: still current?
-  if (entry && entry->table_oid == table_oid) {
-    *index_oid = entry->index_oid;
-    return heap;
+  for (int attempt = 0;; ++attempt) {
+    const ResolvedIndex* entry = find_resolved(schema, table, keys, key_count);
+    const Oid table_oid = entry ? entry->table_oid : get_relname_relid(table, schema);
+    if (!OidIsValid(table_oid)) elog(ERROR, "leadsync: table %s is missing", table);
+    Relation heap = try_table_open(table_oid, AccessShareLock);
+    if (heap != nullptr && RelationGetNamespace(heap) == schema && strcmp(RelationGetRelationName(heap), table) == 0) {
+      entry = find_resolved(schema, table, keys, key_count);
+      if (entry && entry->table_oid == table_oid) {
+        *index_oid = entry->index_oid;
+        return heap;
+      }
+      *index_oid = find_unique_index(heap, keys, key_count);
+      if (resolved_count < kMaxResolved) {
+        ResolvedIndex& added = resolved[resolved_count++];
+        added.schema = schema;
+        added.table = table;
+        for (std::size_t k = 0; k < key_count; ++k) added.keys[k] = keys[k].name;
+        added.key_count = key_count;
+        added.table_oid = table_oid;
+        added.index_oid = *index_oid;
+      }
+      return heap;
+    }
+    // Gone or renamed while this call waited for the lock: forget it, look the name up again.
+    if (heap != nullptr) table_close(heap, AccessShareLock);
+    forget_resolved(Datum(0), table_oid);
+    if (attempt == 3) elog(ERROR, "leadsync: table %s keeps changing while it is looked up", table);
   }
-  *index_oid = find_unique_index(heap, keys, key_count);
-  if (resolved_count < kMaxResolved) {
-    ResolvedIndex& added = resolved[resolved_count++];
-    added.schema = schema;
-    added.table = table;
-    for (std::size_t k = 0; k < key_count; ++k) added.keys[k] = keys[k].name;
-    added.key_count = key_count;
-    added.table_oid = table_oid;
-    added.index_oid = *index_oid;
-  }
-  return heap;
 }
 
 RegProcedure equality_function(Oid type) {
