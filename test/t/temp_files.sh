@@ -9,12 +9,12 @@ set -u
 # shellcheck source-path=SCRIPTDIR source=lib/tap.sh
 source "$(dirname "$0")/lib/tap.sh"
 
-tap_plan 5
+tap_plan 9
 tap_create_db temp_files || tap_abort "cannot create the test database"
 
 # batch SOURCE_TYPE PAYLOAD_SQL: one ingest_leads call of 3000 payloads (PAYLOAD_SQL, of
 # i = 1..3000; about 1 MB, 16 times work_mem below), every temporary file logged to the
-# client. Prints the call's result, then its LOG lines.
+# client. Prints the call's result and its LOG lines.
 batch() {
   tap_sql "CREATE TEMP TABLE b AS SELECT jsonb_agg($2) AS payloads FROM generate_series(1, 3000) AS i" \
     "SET work_mem = '64kB'" "SET log_temp_files = 0" "SET client_min_messages = log" \
@@ -35,13 +35,22 @@ knowlarity() { # FIRST_PHONE
 temp_bytes() { sed -n 's/.*temporary file: .*, size \([0-9]*\)$/\1/p' <<<"$1" | awk '{ s += $1 } END { print s + 0 }'; }
 under_64k() { [ "$(temp_bytes "$1")" -lt 65536 ] || { tap_diag "$(grep 'temporary file' <<<"$1")"; return 1; }; }
 
+outcome() { grep '^{' <<<"$1" | jq -c '[.insertedNew, .duplicateSameSource, .crossSourceHistory, .rejected]'; }
+
+# The LOG lines do reach the client: a sort of 20000 md5 strings spills, and says so.
+out=$(tap_sql "SET work_mem = '64kB'" "SET log_temp_files = 0" "SET client_min_messages = log" \
+  "SELECT count(*) FROM (SELECT md5(i::text) FROM generate_series(1, 20000) AS i ORDER BY 1 OFFSET 0) AS s" 2>&1)
+tap_ok "a sort past work_mem logs its temporary file to the client" [ "$(temp_bytes "$out")" -gt 65536 ]
+
 out=$(batch meta_form "$(meta 9100000000)")
-tap_is "$(grep '^{' <<<"$out" | jq -c '[.insertedNew, .duplicateSameSource]')" '[3000,0]' \
-  "3000 new leads in one call"
+tap_is "$(outcome "$out")" '[3000,0,0,0]' "3000 new leads in one call"
 tap_ok "a call of new leads spills no payload (under 64 kB of temporary files)" under_64k "$out"
 out=$(batch meta_form "$(meta 9100000000)")
+tap_is "$(outcome "$out")" '[0,3000,0,0]' "the same call again: 3000 duplicates"
 tap_ok "nor the same call again (all duplicates)" under_64k "$out"
 out=$(batch knowlarity_call "$(knowlarity 9100001500)")
+tap_is "$(outcome "$out")" '[1500,0,1500,0]' "a Knowlarity call of 1500 known phones and 1500 new ones"
 tap_ok "nor a call of half cross-source rows, half new leads" under_64k "$out"
 out=$(batch google_ads "$(meta 9100000000)")   # Meta's shape has no Google phone field
+tap_is "$(outcome "$out")" '[0,0,0,3000]' "a Google call of payloads in Meta's shape: 3000 rejects"
 tap_ok "nor a call of 3000 rejected payloads" under_64k "$out"
