@@ -26,7 +26,7 @@ SOURCES=4
 SESSIONS=(s_meta s_meta_rev s_know s_google s_crm s_single)
 GATE_KEY=4242
 
-tap_plan 24
+tap_plan 26
 tap_create_db concurrency || tap_abort "cannot create the test database"
 [ $((P % STRIDE)) -eq 0 ] || tap_abort "P must be a multiple of $STRIDE"
 
@@ -493,3 +493,85 @@ A2|cross_source_history
 A3|duplicate_same_source
 1
 1" "ingest_lead waiting on a table another session swaps for a new one reads the new one, then and after"
+
+# --------------------------------------------------------------------------------------
+# The same race for a batch: ingest_leads sends a cross-source row for a lead another
+# transaction is deleting, and a new lead. The batch waits for the lead, then finds it
+# gone: a 40001 error (the fetcher retries it), nothing written. It must neither fail on
+# the foreign key nor count the payload as a duplicate and drop it.
+# --------------------------------------------------------------------------------------
+deleted_lead_batch_race() {
+  local name pid phone=9000000077
+  local -A pids=()
+  tap_create_db deleted_batch || return 1
+  tap_sql "SELECT ensure_source('Knowlarity', 'knowlarity_call')" \
+          "SELECT r.outcome FROM ingest_lead('meta_form', '{\"id\": \"m1\", \"field_data\":
+             [{\"name\": \"phone_number\", \"values\": [\"$phone\"]}]}') AS r" >/dev/null
+  for name in D K; do
+    mkfifo "$TAP_TMP/b_$name"
+    PGAPPNAME=$name tap_bg pid psql -X -q -A -t -v VERBOSITY=verbose -d "$TAP_DB" -f "$TAP_TMP/b_$name" \
+      >"$TAP_TMP/b_$name.out" 2>"$TAP_TMP/b_$name.err"
+    pids[$name]=$pid
+  done
+  exec 3>"$TAP_TMP/b_D" 4>"$TAP_TMP/b_K"
+  waiting() { echo "SELECT count(*) FROM pg_stat_activity
+                    WHERE datname = current_database() AND application_name = '$1' AND $2"; }
+  echo "BEGIN; DELETE FROM leads_master WHERE phone_number_normalized = '$phone';" >&3
+  tap_wait_for "D" 10 "$(waiting D "state = 'idle in transaction'")" 1
+  echo "SELECT 'K', ingest_leads('knowlarity_call', '[{\"uuid\": \"k1\", \"customer_number\": \"$phone\"},
+                                                      {\"uuid\": \"k2\", \"customer_number\": \"9000000078\"}]');" >&4
+  tap_wait_for "K" 10 "$(waiting K "wait_event_type = 'Lock'")" 1
+  echo "COMMIT;" >&3
+  exec 3>&- 4>&-
+  for name in D K; do wait "${pids[$name]}"; done
+  cat "$TAP_TMP"/b_K.out
+  grep -h -o -e 'violates foreign key' -e '40001' -e 'the lead was deleted while this call wrote it' "$TAP_TMP"/b_K.err
+  tap_sql "SELECT count(*) FROM leads_master" "SELECT count(*) FROM lead_sources_history" \
+          "SELECT total_leads_count FROM sources WHERE source_type = 'knowlarity_call'"
+}
+tap_is "$(deleted_lead_batch_race 2>&1)" "40001
+the lead was deleted while this call wrote it
+0
+0
+0" "ingest_leads racing the deletion of one of its leads: a 40001 error, nothing written, nothing lost as a duplicate"
+
+# --------------------------------------------------------------------------------------
+# And when the DELETE commits between the batch's first look (the lead is there) and its
+# history insert, which the batch reaches only after waiting for another session's
+# uncommitted lead: the lead is simply gone by then. The batch must not count the payload
+# as a duplicate and drop it; it fails with 40001 and writes nothing.
+# --------------------------------------------------------------------------------------
+deleted_before_history_race() {
+  local name pid phone=9000000066 other=9000000067
+  local -A pids=()
+  tap_create_db deleted_gap || return 1
+  tap_sql "SELECT ensure_source('Knowlarity', 'knowlarity_call'), ensure_source('Google', 'google_ads')" \
+          "SELECT r.outcome FROM ingest_lead('meta_form', '{\"id\": \"m1\", \"field_data\":
+             [{\"name\": \"phone_number\", \"values\": [\"$phone\"]}]}') AS r" >/dev/null
+  for name in T K; do
+    mkfifo "$TAP_TMP/g_$name"
+    PGAPPNAME=$name tap_bg pid psql -X -q -A -t -v VERBOSITY=verbose -d "$TAP_DB" -f "$TAP_TMP/g_$name" \
+      >"$TAP_TMP/g_$name.out" 2>"$TAP_TMP/g_$name.err"
+    pids[$name]=$pid
+  done
+  exec 3>"$TAP_TMP/g_T" 4>"$TAP_TMP/g_K"
+  waiting() { echo "SELECT count(*) FROM pg_stat_activity
+                    WHERE datname = current_database() AND application_name = '$1' AND $2"; }
+  echo "BEGIN; SELECT 'T', r.outcome FROM ingest_lead('google_ads', '{\"lead_id\": \"g1\",
+          \"user_column_data\": [{\"column_id\": \"PHONE_NUMBER\", \"string_value\": \"$other\"}]}') AS r;" >&3
+  tap_wait_for "T" 10 "$(waiting T "state = 'idle in transaction'")" 1
+  echo "SELECT 'K', ingest_leads('knowlarity_call', '[{\"uuid\": \"k1\", \"customer_number\": \"$phone\"},
+                                                      {\"uuid\": \"k2\", \"customer_number\": \"$other\"}]');" >&4
+  tap_wait_for "K waiting on T's lead" 10 "$(waiting K "wait_event_type = 'Lock'")" 1
+  tap_sql "DELETE FROM leads_master WHERE phone_number_normalized = '$phone'"
+  echo "COMMIT;" >&3
+  exec 3>&- 4>&-
+  for name in T K; do wait "${pids[$name]}"; done
+  cat "$TAP_TMP"/g_K.out
+  grep -h -o -e '40001' -e 'the lead was deleted while this call wrote it' "$TAP_TMP"/g_K.err
+  tap_sql "SELECT count(*) FROM lead_sources_history AS h JOIN sources AS s ON s.id = h.source_id
+            WHERE s.source_type = 'knowlarity_call'"
+}
+tap_is "$(deleted_before_history_race 2>&1)" "40001
+the lead was deleted while this call wrote it
+0" "ingest_leads whose known lead is deleted before its history insert: a 40001 error, not a dropped duplicate"

@@ -75,14 +75,17 @@ constexpr const char* kInsertLeadsSql =
   "        todays_count_date = @S@.business_today()"
 
 // Step 2 of a batch. $5 holds the ids of the leads step 1 created (is_primary), NULL for
-// the others. Returns the rows written and how many of them are today's.
+// the others: their lead is looked up by phone and locked as its foreign-key check would
+// (FOR KEY SHARE), so that a lead being deleted is waited for and then skipped, instead
+// of failing that check. Returns the rows written and how many of them are today's.
 constexpr const char* kInsertHistorySql =
     "WITH inserted AS ("
     "  INSERT INTO @S@.lead_sources_history AS h"
     "    (lead_id, source_id, external_id, raw_payload, is_primary, platform_created_at)"
     "  SELECT v.lead_id, $6, v.external_id, v.payload, v.is_primary, v.created_at"
     "    FROM (SELECT COALESCE(u.new_id, (SELECT l.id FROM @S@.leads_master AS l"
-    "                                      WHERE l.phone_number_normalized OPERATOR(pg_catalog.=) u.phone)) AS lead_id,"
+    "                                      WHERE l.phone_number_normalized OPERATOR(pg_catalog.=) u.phone"
+    "                                      FOR KEY SHARE OF l)) AS lead_id,"
     "                 u.external_id, u.payload, u.created_at, u.new_id IS NOT NULL AS is_primary"
     "            FROM (SELECT pg_catalog.unnest($1::pg_catalog.text[]) AS phone,"
     "                         pg_catalog.unnest($2::pg_catalog.text[]) AS external_id,"
@@ -93,6 +96,14 @@ constexpr const char* kInsertHistorySql =
     "  ON CONFLICT (lead_id, source_id) DO NOTHING"
     "  RETURNING " LEADSYNC_IS_TODAYS_ROW " AS today)"
     " SELECT pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE i.today) FROM inserted AS i";
+
+// After step 2 wrote fewer rows than it was given: how many of the phones $1 have no lead
+// now. Rows step 2 skipped for a lead that exists were written by a concurrent call of
+// this source (duplicates); a phone without a lead lost it to a DELETE meanwhile.
+constexpr const char* kPhonesWithoutLeadSql =
+    "SELECT pg_catalog.count(*) FROM pg_catalog.unnest($1::pg_catalog.text[]) AS u(phone)"
+    " WHERE NOT EXISTS (SELECT FROM @S@.leads_master AS l"
+    "                    WHERE l.phone_number_normalized OPERATOR(pg_catalog.=) u.phone)";
 
 // Step 3 of a batch: its own statement, so that the source row stays locked only from
 // here to the commit, not while the foreign keys of step 2's rows are checked (a batch's
@@ -182,14 +193,16 @@ struct Statements {
                          {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, TIMESTAMPTZARRAYOID, INT8OID}};
   Statement insert_history{kInsertHistorySql,
                            {TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, TIMESTAMPTZARRAYOID, INT8ARRAYOID, INT8OID}};
+  Statement phones_without_lead{kPhonesWithoutLeadSql, {TEXTARRAYOID}};
   Statement update_counts{kUpdateCountsSql, {INT8OID, INT8OID, INT8OID}};
   Statement insert_rejects{kInsertRejectsSql, {TEXTARRAYOID, JSONBARRAYOID, INT8OID}};
   Statement insert_one_new_lead{kInsertOneNewLeadSql, {TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, INT8OID}};
   Statement insert_one_history{kInsertOneHistorySql,
                                {TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, INT8OID, INT8OID}};
 
-  Statement* all[8] = {&ensure_source,  &known_leads,    &insert_leads,        &insert_history,
-                       &update_counts,  &insert_rejects, &insert_one_new_lead, &insert_one_history};
+  Statement* all[9] = {&ensure_source,  &known_leads,         &insert_leads,
+                       &insert_history, &phones_without_lead, &update_counts,
+                       &insert_rejects, &insert_one_new_lead, &insert_one_history};
 };
 
 Statements statements;
@@ -557,6 +570,11 @@ BatchOutcome write_batch(const Source& source, const AcceptedLeads& accepted,
                            created_at.build(TIMESTAMPTZOID), ids.build(INT8OID), Int64GetDatum(source.id)};
   execute(statements.insert_history, history_args, nullptr);
   const int64 written = DatumGetInt64(*result_value(0, 1)), todays = DatumGetInt64(*result_value(0, 2));
+  if (written < static_cast<int64>(n)) {  // a concurrent call of this source, or a deleted lead?
+    Datum phones_arg[1] = {history_args[0]};
+    execute(statements.phones_without_lead, phones_arg, nullptr);
+    if (DatumGetInt64(*result_value(0, 1)) > 0) throw_lead_deleted();
+  }
   outcome.cross_source_history = written - outcome.inserted_new;
   outcome.duplicate_same_source = leads - written;
 
