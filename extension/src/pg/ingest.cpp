@@ -97,13 +97,17 @@ constexpr const char* kInsertHistorySql =
     "  RETURNING " LEADSYNC_IS_TODAYS_ROW " AS today)"
     " SELECT pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE i.today) FROM inserted AS i";
 
-// After step 2 wrote fewer rows than it was given: how many of the phones $1 have no lead
-// now. Rows step 2 skipped for a lead that exists were written by a concurrent call of
-// this source (duplicates); a phone without a lead lost it to a DELETE meanwhile.
-constexpr const char* kPhonesWithoutLeadSql =
+// After step 2 wrote fewer rows than it was given: how many of the known phones $1 have
+// no lead now that holds a history row of source $2. A row step 2 skipped on conflict was
+// committed by a concurrent call of this source, on a lead this call has locked since
+// (a duplicate); any other phone lost its lead to a DELETE meanwhile, even if another
+// call has made a new lead for it since.
+constexpr const char* kPhonesWithoutRowSql =
     "SELECT pg_catalog.count(*) FROM pg_catalog.unnest($1::pg_catalog.text[]) AS u(phone)"
     " WHERE NOT EXISTS (SELECT FROM @S@.leads_master AS l"
-    "                    WHERE l.phone_number_normalized OPERATOR(pg_catalog.=) u.phone)";
+    "                     JOIN @S@.lead_sources_history AS h ON h.lead_id OPERATOR(pg_catalog.=) l.id"
+    "                    WHERE l.phone_number_normalized OPERATOR(pg_catalog.=) u.phone"
+    "                      AND h.source_id OPERATOR(pg_catalog.=) $2)";
 
 // Step 3 of a batch: its own statement, so that the source row stays locked only from
 // here to the commit, not while the foreign keys of step 2's rows are checked (a batch's
@@ -193,7 +197,7 @@ struct Statements {
                          {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, TIMESTAMPTZARRAYOID, INT8OID}};
   Statement insert_history{kInsertHistorySql,
                            {TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, TIMESTAMPTZARRAYOID, INT8ARRAYOID, INT8OID}};
-  Statement phones_without_lead{kPhonesWithoutLeadSql, {TEXTARRAYOID}};
+  Statement phones_without_row{kPhonesWithoutRowSql, {TEXTARRAYOID, INT8OID}};
   Statement update_counts{kUpdateCountsSql, {INT8OID, INT8OID, INT8OID}};
   Statement insert_rejects{kInsertRejectsSql, {TEXTARRAYOID, JSONBARRAYOID, INT8OID}};
   Statement insert_one_new_lead{kInsertOneNewLeadSql, {TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, INT8OID}};
@@ -201,7 +205,7 @@ struct Statements {
                                {TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, INT8OID, INT8OID}};
 
   Statement* all[9] = {&ensure_source,  &known_leads,         &insert_leads,
-                       &insert_history, &phones_without_lead, &update_counts,
+                       &insert_history, &phones_without_row,  &update_counts,
                        &insert_rejects, &insert_one_new_lead, &insert_one_history};
 };
 
@@ -571,8 +575,11 @@ BatchOutcome write_batch(const Source& source, const AcceptedLeads& accepted,
   execute(statements.insert_history, history_args, nullptr);
   const int64 written = DatumGetInt64(*result_value(0, 1)), todays = DatumGetInt64(*result_value(0, 2));
   if (written < static_cast<int64>(n)) {  // a concurrent call of this source, or a deleted lead?
-    Datum phones_arg[1] = {history_args[0]};
-    execute(statements.phones_without_lead, phones_arg, nullptr);
+    ArrayBuilder known_phones(n - static_cast<std::size_t>(outcome.inserted_new));
+    for (std::size_t i : to_history)
+      if (!is_new[i]) known_phones.add(text_datum(accepted.leads[plan.writes[i]].phone.view()));
+    Datum check_args[2] = {known_phones.build(TEXTOID), Int64GetDatum(source.id)};
+    execute(statements.phones_without_row, check_args, nullptr);
     if (DatumGetInt64(*result_value(0, 1)) > 0) throw_lead_deleted();
   }
   outcome.cross_source_history = written - outcome.inserted_new;
