@@ -316,6 +316,40 @@ $(tap_sql "SELECT count(*) FROM leads_master WHERE phone_number_normalized = t.p
 0" "a call that fails on its last step leaves no lead, history row or count behind"
 
 # --------------------------------------------------------------------------------------
+# Helpers of the deterministic race replays below.
+# start_sessions PREFIX NAME...: one psql per NAME (application_name NAME) reading
+#   statements from the fifo $TAP_TMP/PREFIX_NAME and writing PREFIX_NAME.out and .err
+#   there; file descriptors 3, 4, ... are opened on the fifos, in the order of the names.
+# end_sessions: closes those descriptors and waits for every session to finish.
+# session_state NAME CONDITION: SQL counting NAME's backends that meet CONDITION.
+# --------------------------------------------------------------------------------------
+SESSION_PIDS=()
+start_sessions() {
+  local prefix=$1 name pid fd=3
+  shift
+  SESSION_PIDS=()
+  for name in "$@"; do
+    mkfifo "$TAP_TMP/${prefix}_$name"
+    PGAPPNAME=$name tap_bg pid psql -X -q -A -t -v VERBOSITY=verbose -d "$TAP_DB" -f "$TAP_TMP/${prefix}_$name" \
+      >"$TAP_TMP/${prefix}_$name.out" 2>"$TAP_TMP/${prefix}_$name.err"
+    SESSION_PIDS+=("$pid")
+  done
+  for name in "$@"; do
+    eval "exec $fd>\"\$TAP_TMP/${prefix}_$name\""
+    fd=$((fd + 1))
+  done
+}
+end_sessions() {
+  local fd pid
+  for ((fd = 3; fd < 3 + ${#SESSION_PIDS[@]}; fd++)); do eval "exec $fd>&-"; done
+  for pid in "${SESSION_PIDS[@]}"; do wait "$pid"; done
+}
+session_state() {
+  echo "SELECT count(*) FROM pg_stat_activity
+         WHERE datname = current_database() AND application_name = '$1' AND $2"
+}
+
+# --------------------------------------------------------------------------------------
 # The first ingest of a built-in source that races another first ingest must not take the
 # sources row lock before writing its leads (ensure_source once did, via ON CONFLICT DO
 # UPDATE ... WHERE), or it deadlocks with a later batch of that source which wrote one of
@@ -323,39 +357,28 @@ $(tap_sql "SELECT count(*) FROM leads_master WHERE phone_number_normalized = t.p
 # autocommit calls B and T3; H, H2 and A are other callers' open transactions.
 # --------------------------------------------------------------------------------------
 deadlock_repro() {
-  local name pid
-  local -A pids=()
   tap_create_db first_ingest || return 1
   tap_sql "SELECT ensure_source('Knowlarity', 'knowlarity_call'), ensure_source('Google', 'google_ads')" >/dev/null
-  for name in H H2 A B T3; do
-    mkfifo "$TAP_TMP/r_$name"
-    PGAPPNAME=$name tap_bg pid psql -X -q -A -t -d "$TAP_DB" -f "$TAP_TMP/r_$name" \
-      >"$TAP_TMP/r_$name.out" 2>"$TAP_TMP/r_$name.err"
-    pids[$name]=$pid
-  done
-  exec 3>"$TAP_TMP/r_H" 4>"$TAP_TMP/r_H2" 5>"$TAP_TMP/r_A" 6>"$TAP_TMP/r_B" 7>"$TAP_TMP/r_T3"
+  start_sessions r H H2 A B T3   # descriptors 3 to 7
   meta() { echo "{\"id\": \"m$1\", \"field_data\": [{\"name\": \"phone_number\", \"values\": [\"+91$1\"]}]}"; }
-  state() { echo "SELECT count(*) FROM pg_stat_activity
-                   WHERE datname = current_database() AND application_name = '$1' AND $2"; }
   local v=9000000001 x=9000000005 w=9000000009 z=9000000050
   echo "BEGIN; SELECT ingest_lead('knowlarity_call', '{\"uuid\": \"k\", \"customer_number\": \"$w\"}');" >&3
-  tap_wait_for "H" 10 "$(state H "state = 'idle in transaction'")" 1
+  tap_wait_for "H" 10 "$(session_state H "state = 'idle in transaction'")" 1
   echo "BEGIN; SELECT ingest_lead('google_ads', '{\"lead_id\": \"g\", \"user_column_data\":
         [{\"column_id\": \"PHONE_NUMBER\", \"string_value\": \"$v\"}]}');" >&4
-  tap_wait_for "H2" 10 "$(state H2 "state = 'idle in transaction'")" 1
+  tap_wait_for "H2" 10 "$(session_state H2 "state = 'idle in transaction'")" 1
   echo "BEGIN; SELECT ingest_lead('meta_form', '$(meta $z)');" >&5         # creates meta_form
-  tap_wait_for "A" 10 "$(state A "state = 'idle in transaction'")" 1
+  tap_wait_for "A" 10 "$(session_state A "state = 'idle in transaction'")" 1
   echo "SELECT 'B', ingest_leads('meta_form', '[$(meta $v), $(meta $x)]');" >&6  # waits in ensure_source
-  tap_wait_for "B" 10 "$(state B "wait_event_type = 'Lock'")" 1
+  tap_wait_for "B" 10 "$(session_state B "wait_event_type = 'Lock'")" 1
   echo "COMMIT;" >&5                                                        # B locks meta_form, waits for H2 on v
-  tap_wait_for "A" 10 "$(state A "state = 'idle' AND query = 'COMMIT;'")" 1
+  tap_wait_for "A" 10 "$(session_state A "state = 'idle' AND query = 'COMMIT;'")" 1
   echo "SELECT 'T3', ingest_leads('meta_form', '[$(meta $x), $(meta $w)]');" >&7 # writes x, waits for H on w
-  tap_wait_for "T3" 10 "$(state T3 "wait_event_type = 'Lock'")" 1
+  tap_wait_for "T3" 10 "$(session_state T3 "wait_event_type = 'Lock'")" 1
   echo "COMMIT;" >&4                                                        # B goes on to x: waits for T3
   sleep 0.3
   echo "COMMIT;" >&3                                                        # T3 goes on to the counters
-  exec 3>&- 4>&- 5>&- 6>&- 7>&-
-  for name in H H2 A B T3; do wait "${pids[$name]}"; done
+  end_sessions
   cat "$TAP_TMP"/r_*.err
 }
 deadlock_repro >"$TAP_TMP/repro.log" 2>&1
@@ -369,30 +392,20 @@ tap_is "$(grep -E 'ERROR' "$TAP_TMP/repro.log" | head -n 1)" "" \
 # and exact counts. Deterministic: H holds the phone's new lead while K and M wait on it.
 # --------------------------------------------------------------------------------------
 single_race() {
-  local name pid phone=9000000077
-  local -A pids=()
+  local phone=9000000077
   tap_create_db single_race || return 1
   tap_sql "SELECT ensure_source('Meta', 'meta_form'), ensure_source('Knowlarity', 'knowlarity_call')" >/dev/null
-  for name in H K M; do
-    mkfifo "$TAP_TMP/s_$name"
-    PGAPPNAME=$name tap_bg pid psql -X -q -A -t -d "$TAP_DB" -f "$TAP_TMP/s_$name" \
-      >"$TAP_TMP/s_$name.out" 2>"$TAP_TMP/s_$name.err"
-    pids[$name]=$pid
-  done
-  exec 3>"$TAP_TMP/s_H" 4>"$TAP_TMP/s_K" 5>"$TAP_TMP/s_M"
+  start_sessions s H K M   # descriptors 3 to 5
   meta_lead() { echo "{\"id\": \"$1\", \"field_data\": [{\"name\": \"phone_number\", \"values\": [\"+91$phone\"]}]}"; }
-  waiting() { echo "SELECT count(*) FROM pg_stat_activity
-                    WHERE datname = current_database() AND application_name = '$1' AND $2"; }
   echo "BEGIN; SELECT 'H', r.outcome FROM ingest_lead('meta_form', '$(meta_lead m1)') AS r;" >&3
-  tap_wait_for "H" 10 "$(waiting H "state = 'idle in transaction'")" 1
+  tap_wait_for "H" 10 "$(session_state H "state = 'idle in transaction'")" 1
   echo "SELECT 'K', r.outcome, r.lead_id FROM ingest_lead('knowlarity_call',
           '{\"uuid\": \"k1\", \"customer_number\": \"$phone\"}') AS r;" >&4
-  tap_wait_for "K" 10 "$(waiting K "wait_event_type = 'Lock'")" 1
+  tap_wait_for "K" 10 "$(session_state K "wait_event_type = 'Lock'")" 1
   echo "SELECT 'M', r.outcome, r.lead_id FROM ingest_lead('meta_form', '$(meta_lead m2)') AS r;" >&5
-  tap_wait_for "M" 10 "$(waiting M "wait_event_type = 'Lock'")" 1
+  tap_wait_for "M" 10 "$(session_state M "wait_event_type = 'Lock'")" 1
   echo "COMMIT;" >&3
-  exec 3>&- 4>&- 5>&-
-  for name in H K M; do wait "${pids[$name]}"; done
+  end_sessions
   local id
   id=$(tap_sql "SELECT id FROM leads_master WHERE phone_number_normalized = '$phone'")
   cat "$TAP_TMP"/s_H.out "$TAP_TMP"/s_K.out "$TAP_TMP"/s_M.out "$TAP_TMP"/s_*.err | sed "s/|$id\$/|LEAD/"
@@ -415,29 +428,19 @@ knowlarity_call=1/1/1 meta_form=1/1/1
 # The call then finds the lead gone and fails with 40001, writing nothing.
 # --------------------------------------------------------------------------------------
 deleted_lead_race() {
-  local name pid phone=9000000088
-  local -A pids=()
+  local phone=9000000088
   tap_create_db deleted_race || return 1
   tap_sql "SELECT ensure_source('Knowlarity', 'knowlarity_call')" \
           "SELECT r.outcome FROM ingest_lead('meta_form', '{\"id\": \"m1\", \"field_data\":
              [{\"name\": \"phone_number\", \"values\": [\"$phone\"]}]}') AS r" >/dev/null
-  for name in D K; do
-    mkfifo "$TAP_TMP/d_$name"
-    PGAPPNAME=$name tap_bg pid psql -X -q -A -t -v VERBOSITY=verbose -d "$TAP_DB" -f "$TAP_TMP/d_$name" \
-      >"$TAP_TMP/d_$name.out" 2>"$TAP_TMP/d_$name.err"
-    pids[$name]=$pid
-  done
-  exec 3>"$TAP_TMP/d_D" 4>"$TAP_TMP/d_K"
-  waiting() { echo "SELECT count(*) FROM pg_stat_activity
-                    WHERE datname = current_database() AND application_name = '$1' AND $2"; }
+  start_sessions d D K   # descriptors 3 and 4
   echo "BEGIN; DELETE FROM leads_master WHERE phone_number_normalized = '$phone';" >&3
-  tap_wait_for "D" 10 "$(waiting D "state = 'idle in transaction'")" 1
+  tap_wait_for "D" 10 "$(session_state D "state = 'idle in transaction'")" 1
   echo "SELECT 'K', r.outcome FROM ingest_lead('knowlarity_call',
           '{\"uuid\": \"k1\", \"customer_number\": \"$phone\"}') AS r;" >&4
-  tap_wait_for "K" 10 "$(waiting K "wait_event_type = 'Lock'")" 1
+  tap_wait_for "K" 10 "$(session_state K "wait_event_type = 'Lock'")" 1
   echo "SELECT 'D', count(*) FROM recount_sources(); COMMIT;" >&3
-  exec 3>&- 4>&-
-  for name in D K; do wait "${pids[$name]}"; done
+  end_sessions
   cat "$TAP_TMP"/d_D.out "$TAP_TMP"/d_K.out
   grep -h -o -e 'deadlock detected' -e '40001' -e 'the lead was deleted while this call wrote it' "$TAP_TMP"/d_*.err
   tap_sql "SELECT count(*) FROM leads_master" "SELECT count(*) FROM lead_sources_history" \
@@ -458,18 +461,9 @@ the lead was deleted while this call wrote it
 # report a duplicate and write nothing, call after call.
 # --------------------------------------------------------------------------------------
 swapped_table_race() {
-  local name pid phone=9000000099
-  local -A pids=()
+  local phone=9000000099
   tap_create_db swap_race || return 1
-  for name in S A; do
-    mkfifo "$TAP_TMP/w_$name"
-    PGAPPNAME=$name tap_bg pid psql -X -q -A -t -d "$TAP_DB" -f "$TAP_TMP/w_$name" \
-      >"$TAP_TMP/w_$name.out" 2>&1
-    pids[$name]=$pid
-  done
-  exec 3>"$TAP_TMP/w_S" 4>"$TAP_TMP/w_A"
-  waiting() { echo "SELECT count(*) FROM pg_stat_activity
-                    WHERE datname = current_database() AND application_name = '$1' AND $2"; }
+  start_sessions w S A   # descriptors 3 and 4
   meta() { echo "SELECT '$1', r.outcome FROM ingest_lead('meta_form', '{\"id\": \"$1\", \"field_data\":
                    [{\"name\": \"phone_number\", \"values\": [\"$phone\"]}]}') AS r;"; }
   meta A1 >&4   # the phone's lead and history row; A's backend now knows both tables
@@ -478,14 +472,13 @@ swapped_table_race() {
         CREATE TABLE lead_sources_history_new (LIKE lead_sources_history INCLUDING ALL);
         ALTER TABLE lead_sources_history RENAME TO lead_sources_history_old;
         ALTER TABLE lead_sources_history_new RENAME TO lead_sources_history;" >&3
-  tap_wait_for "S" 10 "$(waiting S "state = 'idle in transaction'")" 1
+  tap_wait_for "S" 10 "$(session_state S "state = 'idle in transaction'")" 1
   meta A2 >&4
-  tap_wait_for "A2 waiting" 10 "$(waiting A "wait_event_type = 'Lock'")" 1
+  tap_wait_for "A2 waiting" 10 "$(session_state A "wait_event_type = 'Lock'")" 1
   echo "COMMIT;" >&3
   meta A3 >&4
-  exec 3>&- 4>&-
-  for name in S A; do wait "${pids[$name]}"; done
-  cat "$TAP_TMP/w_A.out"
+  end_sessions
+  cat "$TAP_TMP/w_A.out" "$TAP_TMP/w_A.err"
   tap_sql "SELECT count(*) FROM lead_sources_history" "SELECT count(*) FROM lead_sources_history_old"
 }
 tap_is "$(swapped_table_race 2>&1)" "A1|inserted_new
@@ -501,29 +494,19 @@ A3|duplicate_same_source
 # the foreign key nor count the payload as a duplicate and drop it.
 # --------------------------------------------------------------------------------------
 deleted_lead_batch_race() {
-  local name pid phone=9000000077
-  local -A pids=()
+  local phone=9000000077
   tap_create_db deleted_batch || return 1
   tap_sql "SELECT ensure_source('Knowlarity', 'knowlarity_call')" \
           "SELECT r.outcome FROM ingest_lead('meta_form', '{\"id\": \"m1\", \"field_data\":
              [{\"name\": \"phone_number\", \"values\": [\"$phone\"]}]}') AS r" >/dev/null
-  for name in D K; do
-    mkfifo "$TAP_TMP/b_$name"
-    PGAPPNAME=$name tap_bg pid psql -X -q -A -t -v VERBOSITY=verbose -d "$TAP_DB" -f "$TAP_TMP/b_$name" \
-      >"$TAP_TMP/b_$name.out" 2>"$TAP_TMP/b_$name.err"
-    pids[$name]=$pid
-  done
-  exec 3>"$TAP_TMP/b_D" 4>"$TAP_TMP/b_K"
-  waiting() { echo "SELECT count(*) FROM pg_stat_activity
-                    WHERE datname = current_database() AND application_name = '$1' AND $2"; }
+  start_sessions b D K   # descriptors 3 and 4
   echo "BEGIN; DELETE FROM leads_master WHERE phone_number_normalized = '$phone';" >&3
-  tap_wait_for "D" 10 "$(waiting D "state = 'idle in transaction'")" 1
+  tap_wait_for "D" 10 "$(session_state D "state = 'idle in transaction'")" 1
   echo "SELECT 'K', ingest_leads('knowlarity_call', '[{\"uuid\": \"k1\", \"customer_number\": \"$phone\"},
                                                       {\"uuid\": \"k2\", \"customer_number\": \"9000000078\"}]');" >&4
-  tap_wait_for "K" 10 "$(waiting K "wait_event_type = 'Lock'")" 1
+  tap_wait_for "K" 10 "$(session_state K "wait_event_type = 'Lock'")" 1
   echo "COMMIT;" >&3
-  exec 3>&- 4>&-
-  for name in D K; do wait "${pids[$name]}"; done
+  end_sessions
   cat "$TAP_TMP"/b_K.out
   grep -h -o -e 'violates foreign key' -e '40001' -e 'the lead was deleted while this call wrote it' "$TAP_TMP"/b_K.err
   tap_sql "SELECT count(*) FROM leads_master" "SELECT count(*) FROM lead_sources_history" \
@@ -542,31 +525,21 @@ the lead was deleted while this call wrote it
 # as a duplicate and drop it; it fails with 40001 and writes nothing.
 # --------------------------------------------------------------------------------------
 deleted_before_history_race() {
-  local name pid phone=9000000066 other=9000000067
-  local -A pids=()
+  local phone=9000000066 other=9000000067
   tap_create_db deleted_gap || return 1
   tap_sql "SELECT ensure_source('Knowlarity', 'knowlarity_call'), ensure_source('Google', 'google_ads')" \
           "SELECT r.outcome FROM ingest_lead('meta_form', '{\"id\": \"m1\", \"field_data\":
              [{\"name\": \"phone_number\", \"values\": [\"$phone\"]}]}') AS r" >/dev/null
-  for name in T K; do
-    mkfifo "$TAP_TMP/g_$name"
-    PGAPPNAME=$name tap_bg pid psql -X -q -A -t -v VERBOSITY=verbose -d "$TAP_DB" -f "$TAP_TMP/g_$name" \
-      >"$TAP_TMP/g_$name.out" 2>"$TAP_TMP/g_$name.err"
-    pids[$name]=$pid
-  done
-  exec 3>"$TAP_TMP/g_T" 4>"$TAP_TMP/g_K"
-  waiting() { echo "SELECT count(*) FROM pg_stat_activity
-                    WHERE datname = current_database() AND application_name = '$1' AND $2"; }
+  start_sessions g T K   # descriptors 3 and 4
   echo "BEGIN; SELECT 'T', r.outcome FROM ingest_lead('google_ads', '{\"lead_id\": \"g1\",
           \"user_column_data\": [{\"column_id\": \"PHONE_NUMBER\", \"string_value\": \"$other\"}]}') AS r;" >&3
-  tap_wait_for "T" 10 "$(waiting T "state = 'idle in transaction'")" 1
+  tap_wait_for "T" 10 "$(session_state T "state = 'idle in transaction'")" 1
   echo "SELECT 'K', ingest_leads('knowlarity_call', '[{\"uuid\": \"k1\", \"customer_number\": \"$phone\"},
                                                       {\"uuid\": \"k2\", \"customer_number\": \"$other\"}]');" >&4
-  tap_wait_for "K waiting on T's lead" 10 "$(waiting K "wait_event_type = 'Lock'")" 1
+  tap_wait_for "K waiting on T's lead" 10 "$(session_state K "wait_event_type = 'Lock'")" 1
   tap_sql "DELETE FROM leads_master WHERE phone_number_normalized = '$phone'"
   echo "COMMIT;" >&3
-  exec 3>&- 4>&-
-  for name in T K; do wait "${pids[$name]}"; done
+  end_sessions
   cat "$TAP_TMP"/g_K.out
   grep -h -o -e '40001' -e 'the lead was deleted while this call wrote it' "$TAP_TMP"/g_K.err
   tap_sql "SELECT count(*) FROM lead_sources_history AS h JOIN sources AS s ON s.id = h.source_id
