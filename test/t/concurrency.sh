@@ -427,15 +427,20 @@ knowlarity_call=1/1/1 meta_form=1/1/1
 # want the source row next (recount_sources locks every one), and the two would deadlock.
 # The call then finds the lead gone and fails with 40001, writing nothing.
 # --------------------------------------------------------------------------------------
-deleted_lead_race() {
-  local phone=9000000088
-  tap_create_db deleted_race || return 1
+# lead_being_deleted DB PREFIX PHONE: a database with PHONE's Meta lead, sessions D and K
+# (descriptors 3 and 4), and D's open transaction that has just deleted the lead.
+lead_being_deleted() {
+  tap_create_db "$1" || return 1
   tap_sql "SELECT ensure_source('Knowlarity', 'knowlarity_call')" \
           "SELECT r.outcome FROM ingest_lead('meta_form', '{\"id\": \"m1\", \"field_data\":
-             [{\"name\": \"phone_number\", \"values\": [\"$phone\"]}]}') AS r" >/dev/null
-  start_sessions d D K   # descriptors 3 and 4
-  echo "BEGIN; DELETE FROM leads_master WHERE phone_number_normalized = '$phone';" >&3
+             [{\"name\": \"phone_number\", \"values\": [\"$3\"]}]}') AS r" >/dev/null
+  start_sessions "$2" D K
+  echo "BEGIN; DELETE FROM leads_master WHERE phone_number_normalized = '$3';" >&3
   tap_wait_for "D" 10 "$(session_state D "state = 'idle in transaction'")" 1
+}
+deleted_lead_race() {
+  local phone=9000000088
+  lead_being_deleted deleted_race d "$phone" || return 1
   echo "SELECT 'K', r.outcome FROM ingest_lead('knowlarity_call',
           '{\"uuid\": \"k1\", \"customer_number\": \"$phone\"}') AS r;" >&4
   tap_wait_for "K" 10 "$(session_state K "wait_event_type = 'Lock'")" 1
@@ -495,13 +500,7 @@ A3|duplicate_same_source
 # --------------------------------------------------------------------------------------
 deleted_lead_batch_race() {
   local phone=9000000077
-  tap_create_db deleted_batch || return 1
-  tap_sql "SELECT ensure_source('Knowlarity', 'knowlarity_call')" \
-          "SELECT r.outcome FROM ingest_lead('meta_form', '{\"id\": \"m1\", \"field_data\":
-             [{\"name\": \"phone_number\", \"values\": [\"$phone\"]}]}') AS r" >/dev/null
-  start_sessions b D K   # descriptors 3 and 4
-  echo "BEGIN; DELETE FROM leads_master WHERE phone_number_normalized = '$phone';" >&3
-  tap_wait_for "D" 10 "$(session_state D "state = 'idle in transaction'")" 1
+  lead_being_deleted deleted_batch b "$phone" || return 1
   echo "SELECT 'K', ingest_leads('knowlarity_call', '[{\"uuid\": \"k1\", \"customer_number\": \"$phone\"},
                                                       {\"uuid\": \"k2\", \"customer_number\": \"9000000078\"}]');" >&4
   tap_wait_for "K" 10 "$(session_state K "wait_event_type = 'Lock'")" 1
