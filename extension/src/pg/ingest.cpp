@@ -97,18 +97,6 @@ constexpr const char* kInsertHistorySql =
     "  RETURNING " LEADSYNC_IS_TODAYS_ROW " AS today)"
     " SELECT pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE i.today) FROM inserted AS i";
 
-// After step 2 wrote fewer rows than it was given: how many of the known phones $1 have
-// no lead now that holds a history row of source $2. A row step 2 skipped on conflict was
-// committed by a concurrent call of this source, on a lead this call has locked since
-// (a duplicate); any other phone lost its lead to a DELETE meanwhile, even if another
-// call has made a new lead for it since.
-constexpr const char* kPhonesWithoutRowSql =
-    "SELECT pg_catalog.count(*) FROM pg_catalog.unnest($1::pg_catalog.text[]) AS u(phone)"
-    " WHERE NOT EXISTS (SELECT FROM @S@.leads_master AS l"
-    "                     JOIN @S@.lead_sources_history AS h ON h.lead_id OPERATOR(pg_catalog.=) l.id"
-    "                    WHERE l.phone_number_normalized OPERATOR(pg_catalog.=) u.phone"
-    "                      AND h.source_id OPERATOR(pg_catalog.=) $2)";
-
 // Step 3 of a batch: its own statement, so that the source row stays locked only from
 // here to the commit, not while the foreign keys of step 2's rows are checked (a batch's
 // worth of checks that concurrent batches of the source would wait for).
@@ -197,16 +185,14 @@ struct Statements {
                          {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, TIMESTAMPTZARRAYOID, INT8OID}};
   Statement insert_history{kInsertHistorySql,
                            {TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, TIMESTAMPTZARRAYOID, INT8ARRAYOID, INT8OID}};
-  Statement phones_without_row{kPhonesWithoutRowSql, {TEXTARRAYOID, INT8OID}};
   Statement update_counts{kUpdateCountsSql, {INT8OID, INT8OID, INT8OID}};
   Statement insert_rejects{kInsertRejectsSql, {TEXTARRAYOID, JSONBARRAYOID, INT8OID}};
   Statement insert_one_new_lead{kInsertOneNewLeadSql, {TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, INT8OID}};
   Statement insert_one_history{kInsertOneHistorySql,
                                {TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, INT8OID, INT8OID}};
 
-  Statement* all[9] = {&ensure_source,  &known_leads,         &insert_leads,
-                       &insert_history, &phones_without_row,  &update_counts,
-                       &insert_rejects, &insert_one_new_lead, &insert_one_history};
+  Statement* all[8] = {&ensure_source,  &known_leads,    &insert_leads,        &insert_history,
+                       &update_counts,  &insert_rejects, &insert_one_new_lead, &insert_one_history};
 };
 
 Statements statements;
@@ -574,13 +560,22 @@ BatchOutcome write_batch(const Source& source, const AcceptedLeads& accepted,
                            created_at.build(TIMESTAMPTZOID), ids.build(INT8OID), Int64GetDatum(source.id)};
   execute(statements.insert_history, history_args, nullptr);
   const int64 written = DatumGetInt64(*result_value(0, 1)), todays = DatumGetInt64(*result_value(0, 2));
-  if (written < static_cast<int64>(n)) {  // a concurrent call of this source, or a deleted lead?
-    ArrayBuilder known_phones(n - static_cast<std::size_t>(outcome.inserted_new));
+  // Rows step 2 skipped: each was written by a concurrent call of this source, on a lead
+  // this call has locked since (a duplicate), or its lead was deleted meanwhile. Step 0's
+  // question again, for the known phones: every one must now have a lead holding this
+  // source's row, else its payload would be lost (even if another call made a new lead
+  // for the phone since).
+  if (written < static_cast<int64>(n)) {
+    const std::size_t known_count = n - static_cast<std::size_t>(outcome.inserted_new);
+    ArrayBuilder known_phones(known_count);
     for (std::size_t i : to_history)
       if (!is_new[i]) known_phones.add(text_datum(accepted.leads[plan.writes[i]].phone.view()));
     Datum check_args[2] = {known_phones.build(TEXTOID), Int64GetDatum(source.id)};
-    execute(statements.phones_without_row, check_args, nullptr);
-    if (DatumGetInt64(*result_value(0, 1)) > 0) throw_lead_deleted();
+    const uint64 rows = execute(statements.known_leads, check_args, nullptr);
+    std::size_t with_row = 0;
+    for (uint64 row = 0; row < rows; ++row)
+      if (DatumGetBool(*result_value(row, 3))) ++with_row;
+    if (with_row < known_count) throw_lead_deleted();
   }
   outcome.cross_source_history = written - outcome.inserted_new;
   outcome.duplicate_same_source = leads - written;
