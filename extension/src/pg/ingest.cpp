@@ -12,8 +12,8 @@
 // Rows are written in phone order so concurrent batches lock in one order. Statements
 // use generic plans: planned once per backend, not per call or while tables are empty.
 // A batch of one lead (every ingest_lead) takes a shorter path with the same rules:
-// step 0 reads the unique indexes directly (find_row), and steps 1 to 3 are one or two
-// statements that take scalars instead of arrays.
+// step 0 reads the unique indexes directly (find_row), steps 1 and 2 are one statement
+// that takes scalars instead of arrays, and the row's "today" is decided in C++.
 #include <algorithm>
 #include <memory>
 #include <optional>
@@ -58,26 +58,12 @@ constexpr const char* kInsertLeadsSql =
     " ON CONFLICT (phone_number_normalized) DO NOTHING"
     " RETURNING l.phone_number_normalized, l.id";
 
-// The counters rule, used by every statement that writes history rows. A history row
-// counts for today when its platform time (else its arrival) falls on the business date
-// of today; LEADSYNC_ADD_TO_COUNTERS(total, today) adds `total` rows, `today` of them
-// today's, to the counters of the source row `s`: a count of an earlier business day is
-// replaced, not added to (the daily rollover). FROM and WHERE follow it.
-#define LEADSYNC_IS_TODAYS_ROW                                                            \
-  "(@S@.business_date(COALESCE(h.platform_created_at, h.received_at))"                    \
-  " OPERATOR(pg_catalog.=) @S@.business_today())"
-#define LEADSYNC_ADD_TO_COUNTERS(total, today)                                            \
-  " UPDATE @S@.sources AS s"                                                              \
-  "    SET total_leads_count = s.total_leads_count OPERATOR(pg_catalog.+) " total ","     \
-  "        todays_leads_count = CASE WHEN s.todays_count_date OPERATOR(pg_catalog.=) @S@.business_today()" \
-  "                                  THEN s.todays_leads_count OPERATOR(pg_catalog.+) " today          \
-  "                                  ELSE " today " END,"                                 \
-  "        todays_count_date = @S@.business_today()"
-
 // Step 2 of a batch. $5 holds the ids of the leads step 1 created (is_primary), NULL for
 // the others: their lead is looked up by phone and locked as its foreign-key check would
 // (FOR KEY SHARE), so that a lead being deleted is waited for and then skipped, instead
-// of failing that check. Returns the rows written and how many of them are today's.
+// of failing that check. Returns the rows written and how many of them are today's: a
+// row counts for today when its platform time (else its arrival) falls on today's
+// business date $7 (write_one decides the same for its one row: counts_for_today).
 constexpr const char* kInsertHistorySql =
     "WITH inserted AS ("
     "  INSERT INTO @S@.lead_sources_history AS h"
@@ -94,63 +80,57 @@ constexpr const char* kInsertHistorySql =
     "                         pg_catalog.unnest($5::pg_catalog.int8[]) AS new_id) AS u OFFSET 0) AS v"
     "   WHERE v.lead_id IS NOT NULL"
     "  ON CONFLICT (lead_id, source_id) DO NOTHING"
-    "  RETURNING " LEADSYNC_IS_TODAYS_ROW " AS today)"
+    "  RETURNING @S@.business_date(COALESCE(h.platform_created_at, h.received_at)) OPERATOR(pg_catalog.=) $7"
+    "            AS today)"
     " SELECT pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE i.today) FROM inserted AS i";
 
-// Step 3 of a batch: its own statement, so that the source row stays locked only from
-// here to the commit, not while the foreign keys of step 2's rows are checked (a batch's
-// worth of checks that concurrent batches of the source would wait for).
+// Step 3: adds $2 rows, $3 of them today's, to the counters of source $1, where $4 is
+// today's business date: a count of an earlier day is replaced, not added to (the daily
+// rollover). The call's last statement, so that the source row, which every call of the
+// source must lock, stays locked only from here to the commit: not while the foreign
+// keys of the rows are checked, nor while a concurrent call's new lead is waited for.
 constexpr const char* kUpdateCountsSql =
-    LEADSYNC_ADD_TO_COUNTERS("$2", "$3")
+    "UPDATE @S@.sources AS s"
+    "   SET total_leads_count = s.total_leads_count OPERATOR(pg_catalog.+) $2,"
+    "       todays_leads_count = CASE WHEN s.todays_count_date OPERATOR(pg_catalog.=) $4"
+    "                                 THEN s.todays_leads_count OPERATOR(pg_catalog.+) $3 ELSE $3 END,"
+    "       todays_count_date = $4"
     " WHERE s.id OPERATOR(pg_catalog.=) $1";
 
 // A batch of one lead (ingest_lead) runs the same steps with scalars, in fewer and
 // smaller plans: each statement's executor start costs about as much as its writes.
 // Parameters of both: $1 phone, $2 external id, $3 payload, $4 event time, $5 name,
-// $6 source id, $7 lead id.
+// $6 source id, $7 lead id. Step 3 follows either (measured: one statement with the
+// counter update in it executes more instructions than two, and holds the source row
+// through the foreign-key checks).
 //
-// Steps 1 to 3 for a phone step 0 did not find, in one statement: the source row stays
-// locked during one lead's foreign-key checks, cheaper than a statement more. Returns the
-// new lead's id; no row means a concurrent call committed the phone after this
-// statement's snapshot was taken.
+// Steps 1 and 2 for a phone step 0 did not find. Returns the new lead's id; no row means
+// a concurrent call committed the phone after this statement's snapshot was taken.
 constexpr const char* kInsertOneNewLeadSql =
     "WITH created AS ("
     "  INSERT INTO @S@.leads_master AS l"
     "    (phone_number_normalized, full_name, external_lead_id, raw_payload, platform_created_at, source_id)"
     "  VALUES ($1, $5, $2, $3, $4, $6)"
     "  ON CONFLICT (phone_number_normalized) DO NOTHING"
-    "  RETURNING l.id),"
-    " inserted AS ("
-    "  INSERT INTO @S@.lead_sources_history AS h"
-    "    (lead_id, source_id, external_id, raw_payload, is_primary, platform_created_at)"
-    "  SELECT c.id, $6, $2, $3, true, $4 FROM created AS c"
-    "  RETURNING h.lead_id, " LEADSYNC_IS_TODAYS_ROW " AS today)"
-    LEADSYNC_ADD_TO_COUNTERS("1", "i.today::pg_catalog.int4")
-    "   FROM inserted AS i"
-    "  WHERE s.id OPERATOR(pg_catalog.=) $6"
-    " RETURNING i.lead_id";
+    "  RETURNING l.id)"
+    " INSERT INTO @S@.lead_sources_history AS h"
+    "   (lead_id, source_id, external_id, raw_payload, is_primary, platform_created_at)"
+    " SELECT c.id, $6, $2, $3, true, $4 FROM created AS c"
+    " RETURNING h.lead_id";
 
-// Steps 2 and 3 for the known lead $7. Returns a row when it wrote this source's history
-// row. The lead is locked (FOR KEY SHARE, what its foreign-key check takes) before the
-// source row, in the batch's order: else a session holding the lead (a DELETE, a CRM's
-// FOR UPDATE) and then wanting the source row, as recount_sources does, could deadlock
-// with this call. A lead deleted meanwhile is skipped, and no row written.
+// Step 2 for the known lead $7. Returns a row when it wrote this source's history row.
+// The lead is locked (FOR KEY SHARE, what its foreign-key check takes) before step 3
+// locks the source row, in the batch's order: else a session holding the lead (a DELETE,
+// a CRM's FOR UPDATE) and then wanting the source row, as recount_sources does, could
+// deadlock with this call. A lead deleted meanwhile is skipped, and no row written.
 constexpr const char* kInsertOneHistorySql =
-    "WITH inserted AS ("
-    "  INSERT INTO @S@.lead_sources_history AS h"
-    "    (lead_id, source_id, external_id, raw_payload, is_primary, platform_created_at)"
-    "  SELECT k.id, $6, $2, $3, false, $4"
-    "    FROM (SELECT l.id FROM @S@.leads_master AS l WHERE l.id OPERATOR(pg_catalog.=) $7"
-    "          FOR KEY SHARE OF l) AS k"
-    "  ON CONFLICT (lead_id, source_id) DO NOTHING"
-    "  RETURNING " LEADSYNC_IS_TODAYS_ROW " AS today)"
-    LEADSYNC_ADD_TO_COUNTERS("1", "i.today::pg_catalog.int4")
-    "   FROM inserted AS i"
-    "  WHERE s.id OPERATOR(pg_catalog.=) $6"
+    "INSERT INTO @S@.lead_sources_history AS h"
+    "  (lead_id, source_id, external_id, raw_payload, is_primary, platform_created_at)"
+    " SELECT k.id, $6, $2, $3, false, $4"
+    "   FROM (SELECT l.id FROM @S@.leads_master AS l WHERE l.id OPERATOR(pg_catalog.=) $7"
+    "         FOR KEY SHARE OF l) AS k"
+    " ON CONFLICT (lead_id, source_id) DO NOTHING"
     " RETURNING 1";
-
-#undef LEADSYNC_IS_TODAYS_ROW
-#undef LEADSYNC_ADD_TO_COUNTERS
 
 constexpr const char* kInsertRejectsSql =
     "INSERT INTO @S@.lead_rejects (source_id, reason, raw_payload, payload_md5)"
@@ -183,9 +163,9 @@ struct Statements {
   Statement known_leads{kKnownLeadsSql, {TEXTARRAYOID, INT8OID}};
   Statement insert_leads{kInsertLeadsSql,
                          {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, TIMESTAMPTZARRAYOID, INT8OID}};
-  Statement insert_history{kInsertHistorySql,
-                           {TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, TIMESTAMPTZARRAYOID, INT8ARRAYOID, INT8OID}};
-  Statement update_counts{kUpdateCountsSql, {INT8OID, INT8OID, INT8OID}};
+  Statement insert_history{kInsertHistorySql, {TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, TIMESTAMPTZARRAYOID,
+                                               INT8ARRAYOID, INT8OID, DATEOID}};
+  Statement update_counts{kUpdateCountsSql, {INT8OID, INT8OID, INT8OID, DATEOID}};
   Statement insert_rejects{kInsertRejectsSql, {TEXTARRAYOID, JSONBARRAYOID, INT8OID}};
   Statement insert_one_new_lead{kInsertOneNewLeadSql, {TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, INT8OID}};
   Statement insert_one_history{kInsertOneHistorySql,
@@ -286,6 +266,26 @@ Datum event_time_datum(const EventTime& time, const char* business_zone) {
   return call_postgres([&] {
     return DirectFunctionCall2(timestamp_zone, CStringGetTextDatum(business_zone), TimestampGetDatum(as_utc));
   });
+}
+
+// The business date of an instant: what SQL's business_date() returns, by the same two
+// functions (timezone(zone, instant), then date), without a statement to run it in.
+DateADT business_date(TimestampTz instant) {
+  return call_postgres([&] {
+    Datum local = DirectFunctionCall2(timestamptz_zone, CStringGetTextDatum(business_timezone_name()),
+                                      TimestampTzGetDatum(instant));
+    return DatumGetDateADT(DirectFunctionCall1(timestamp_date, local));
+  });
+}
+
+// Today's business date (business_today(): of the transaction's start, as now()).
+DateADT business_today() { return business_date(GetCurrentTransactionStartTimestamp()); }
+
+// Step 3: the counters of source `source_id` gain `rows` history rows, `todays` of them
+// today's.
+void add_to_counters(int64 source_id, int64 rows, int64 todays, DateADT today) {
+  Datum args[4] = {Int64GetDatum(source_id), Int64GetDatum(rows), Int64GetDatum(todays), DateADTGetDatum(today)};
+  execute(statements.update_counts, args, nullptr);
 }
 
 // ---------------------------------------------------------------------------
@@ -433,11 +433,18 @@ void write_one(const Source& source, const Lead& lead, Datum payload, BatchOutco
   char nulls[8] = {' ', lead.external_id ? ' ' : 'n', ' ', lead.event_time ? ' ' : 'n',
                    lead.full_name ? ' ' : 'n', ' ', 'n', '\0'};
 
-  // 1. An unknown phone becomes a lead, with its primary row and the counters.
+  // The row counts for today when its platform time, else its arrival (now()), is on
+  // today's business date: step 2 of a batch asks the same in SQL.
+  const DateADT today = business_today();
+  const int64 counts_for_today =
+      !lead.event_time || business_date(DatumGetTimestampTz(args[3])) == today ? 1 : 0;
+
+  // 1-3. An unknown phone becomes a lead, with its primary row, then the counters.
   if (!lead_id) {
     if (execute(statements.insert_one_new_lead, args, nulls) == 1) {
       outcome.inserted_new = 1;
       outcome.lead_id = DatumGetInt64(*result_value(0, 1));
+      add_to_counters(source.id, 1, counts_for_today, today);
       return;
     }
     // ON CONFLICT: a concurrent call committed this phone after the statement's snapshot
@@ -445,11 +452,13 @@ void write_one(const Source& source, const Lead& lead, Datum payload, BatchOutco
     lead_id = find_lead(phone);
     if (!lead_id) throw_lead_deleted();
   }
-  // 2-3. A known lead gets this source's history row and the counters; none written means
-  // a concurrent call of this source wrote it first, or the lead was deleted meanwhile.
+  // 2-3. A known lead gets this source's history row, then the counters; none written
+  // means a concurrent call of this source wrote it first, or the lead was deleted
+  // meanwhile.
   args[6] = Int64GetDatum(*lead_id);
   nulls[6] = ' ';
   const bool wrote_row = execute(statements.insert_one_history, args, nulls) == 1;
+  if (wrote_row) add_to_counters(source.id, 1, counts_for_today, today);
   if (!wrote_row && !has_history_row(*lead_id, source.id)) throw_lead_deleted();
   outcome.cross_source_history = wrote_row ? 1 : 0;
   outcome.duplicate_same_source = wrote_row ? 0 : 1;
@@ -556,8 +565,10 @@ BatchOutcome write_batch(const Source& source, const AcceptedLeads& accepted,
     lead.event_time ? created_at.add(event_time_datum(*lead.event_time, zone)) : created_at.add_null();
     is_new[i] ? ids.add(Int64GetDatum(lead_ids[i])) : ids.add_null();
   }
-  Datum history_args[6] = {phones.build(TEXTOID), external_ids.build(TEXTOID), payloads.build(JSONBOID),
-                           created_at.build(TIMESTAMPTZOID), ids.build(INT8OID), Int64GetDatum(source.id)};
+  const DateADT today = business_today();
+  Datum history_args[7] = {phones.build(TEXTOID),          external_ids.build(TEXTOID), payloads.build(JSONBOID),
+                           created_at.build(TIMESTAMPTZOID), ids.build(INT8OID),          Int64GetDatum(source.id),
+                           DateADTGetDatum(today)};
   execute(statements.insert_history, history_args, nullptr);
   const int64 written = DatumGetInt64(*result_value(0, 1)), todays = DatumGetInt64(*result_value(0, 2));
   // Rows step 2 skipped: each was written by a concurrent call of this source, on a lead
@@ -581,10 +592,7 @@ BatchOutcome write_batch(const Source& source, const AcceptedLeads& accepted,
   outcome.duplicate_same_source = leads - written;
 
   // 3. The source's counters, once per batch.
-  if (written > 0) {
-    Datum count_args[3] = {Int64GetDatum(source.id), Int64GetDatum(written), Int64GetDatum(todays)};
-    execute(statements.update_counts, count_args, nullptr);
-  }
+  if (written > 0) add_to_counters(source.id, written, todays, today);
   return outcome;
 }
 
