@@ -17,7 +17,11 @@ CREATE TABLE @extschema@.sources (
     todays_count_date  date,
     field_map          jsonb,
     created_at         timestamptz NOT NULL DEFAULT pg_catalog.now()
-);
+) WITH (fillfactor = 10);
+-- Every ingest rewrites its source's row (the counters), leaving a dead version on the
+-- page each time. With fillfactor 10, PostgreSQL prunes the page once a handful of
+-- versions pile up instead of about eighty, so each read of a source row (the counter
+-- update, every foreign-key check) walks a short chain.
 COMMENT ON TABLE @extschema@.sources IS
     'One row per lead source. display_name is the UI''s "Source", source_type its "Sub Source".';
 COMMENT ON COLUMN @extschema@.sources.total_leads_count IS
@@ -173,6 +177,21 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.ensure_source(text, text, jsonb) IS
     'The id of the source with this source_type, created if missing; never renames. A field_map registers or updates a custom source.';
+
+-- ingest_lead and ingest_leads remember the id of each built-in source for the life of
+-- the backend. A statement that renames, re-keys or deletes sources makes every backend
+-- forget them (a relcache invalidation of the table, sent at commit). ENABLE ALWAYS:
+-- also under session_replication_role = replica, as on a logical replication subscriber.
+CREATE FUNCTION @extschema@.forget_remembered_sources() RETURNS trigger
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'leadsync_forget_remembered_sources';
+REVOKE ALL ON FUNCTION @extschema@.forget_remembered_sources() FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.forget_remembered_sources() IS
+    'Trigger of sources: makes every backend forget the source ids ingest remembers.';
+CREATE TRIGGER sources_forget_remembered
+    AFTER UPDATE OF id, source_type OR DELETE OR TRUNCATE ON @extschema@.sources
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.forget_remembered_sources();
+ALTER TABLE @extschema@.sources ENABLE ALWAYS TRIGGER sources_forget_remembered;
 
 -- ---------------------------------------------------------------------------
 -- Ingest.

@@ -1,5 +1,5 @@
 \ir lib/setup.sql
-SELECT plan(29);
+SELECT plan(32);
 
 -- The schema existing apps read.
 SELECT has_table(t, format('table %s exists', t))
@@ -52,11 +52,30 @@ SELECT FROM ensure_source('Partner', 'partner_api', '{"phone": ["strict $.contac
 SELECT is((ingest_lead('partner_api', '{"contact": {"phone": "9800000002"}}')).outcome, 'inserted_new',
           're-registering a source with a new field_map updates how its payloads are read');
 
+-- ingest remembers each built-in source's id for the session. A row the remembered id
+-- came from may be rolled back, renamed or deleted: the next lead must find the source
+-- again (else its rows go to the wrong source, or fail on the foreign key).
+SAVEPOINT fresh_source;
+SELECT FROM ingest_lead('knowlarity_call', pg_temp.knowlarity_call('9822200001', 'rem-1'));
+ROLLBACK TO SAVEPOINT fresh_source;
+SELECT is((ingest_lead('knowlarity_call', pg_temp.knowlarity_call('9822200002', 'rem-2'))).outcome, 'inserted_new',
+          'a built-in source created in a rolled-back savepoint is not remembered: the next lead creates it again');
+SELECT FROM ingest_lead('google_ads', pg_temp.google_lead('9822200003', 'rem-3'));
+UPDATE sources SET source_type = 'google_ads_2025' WHERE source_type = 'google_ads';
+SELECT FROM ingest_lead('google_ads', pg_temp.google_lead('9822200004', 'rem-4'));
+SELECT is((SELECT s.source_type FROM lead_sources_history AS h JOIN sources AS s ON s.id = h.source_id
+             JOIN leads_master AS l ON l.id = h.lead_id WHERE l.phone_number_normalized = '9822200004'),
+          'google_ads', 'after its row is renamed, a Google lead goes to a new google_ads source, not the renamed row');
+DELETE FROM leads_master WHERE phone_number_normalized = '9822200004';
+DELETE FROM sources WHERE source_type = 'google_ads';
+SELECT is((ingest_lead('google_ads', pg_temp.google_lead('9822200005', 'rem-5'))).outcome, 'inserted_new',
+          'after its row is deleted, the next Google lead creates the source again');
+
 -- recount_sources repairs counters after manual edits, and reports what it fixed.
 SELECT FROM ingest_lead('knowlarity_call', pg_temp.knowlarity_call('9800000001', 'r-k'));
 UPDATE sources SET total_leads_count = 40, todays_leads_count = 5 WHERE source_type = 'knowlarity_call';
 SELECT results_eq($$ SELECT * FROM recount_sources() $$,
-                  $$ VALUES ('knowlarity_call', 40::bigint, 1::bigint, 5::bigint, 1::bigint) $$,
+                  $$ VALUES ('knowlarity_call', 40::bigint, 2::bigint, 5::bigint, 2::bigint) $$,
                   'recount_sources returns each corrected source with its counts before and after');
 SELECT is_empty($$ SELECT * FROM recount_sources() $$, 'a second recount finds nothing to correct');
 

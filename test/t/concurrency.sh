@@ -26,7 +26,7 @@ SOURCES=4
 SESSIONS=(s_meta s_meta_rev s_know s_google s_crm s_single)
 GATE_KEY=4242
 
-tap_plan 26
+tap_plan 27
 tap_create_db concurrency || tap_abort "cannot create the test database"
 [ $((P % STRIDE)) -eq 0 ] || tap_abort "P must be a multiple of $STRIDE"
 
@@ -547,3 +547,24 @@ deleted_before_history_race() {
 tap_is "$(deleted_before_history_race 2>&1)" "40001
 the lead was deleted while this call wrote it
 0" "ingest_leads whose known lead is deleted before its history insert: a 40001 error, not a dropped duplicate"
+
+# --------------------------------------------------------------------------------------
+# ingest remembers each built-in source's id per backend. A rename that another session
+# commits while this session's transaction is open must be seen by this session's next
+# call, as a fresh snapshot would see it: else the lead goes to the renamed row.
+# --------------------------------------------------------------------------------------
+renamed_source_race() {
+  meta() { echo "'{\"id\": \"m$1\", \"field_data\": [{\"name\": \"phone_number\", \"values\": [\"$1\"]}]}'"; }
+  tap_create_db renamed_source || return 1
+  start_sessions s A   # descriptor 3
+  echo "SELECT FROM ingest_lead('meta_form', $(meta 9000000071)); BEGIN; SELECT 'A began';" >&3
+  tap_wait_for "A" 10 "$(session_state A "state = 'idle in transaction'")" 1
+  tap_sql "UPDATE sources SET source_type = 'meta_form_2025' WHERE source_type = 'meta_form'"
+  echo "SELECT FROM ingest_lead('meta_form', $(meta 9000000072)); COMMIT;" >&3
+  end_sessions
+  tap_sql "SELECT s.source_type FROM lead_sources_history AS h JOIN sources AS s ON s.id = h.source_id
+             JOIN leads_master AS l ON l.id = h.lead_id
+            WHERE l.phone_number_normalized IN ('9000000071', '9000000072') ORDER BY l.phone_number_normalized"
+}
+tap_is "$(renamed_source_race 2>&1)" "meta_form_2025
+meta_form" "a source renamed by another session's commit during an open transaction: the next lead goes to a new meta_form source"

@@ -6,7 +6,7 @@ set -u
 source "$(dirname "$0")/lib/tap.sh"
 ROOT=${LEADSYNC_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 
-tap_plan 6
+tap_plan 7
 current=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$ROOT/extension/leadsync.control")
 oldest=$(ls "$ROOT"/sql/released/leadsync--*.sql | sed 's/.*leadsync--\(.*\)\.sql/\1/' | sort -V | head -n 1)
 
@@ -52,7 +52,8 @@ tap_is "$(tap_sql "SELECT ingest_leads('google_ads', '[{\"lead_id\": \"g\", \"us
   1 "ingest works after the upgrade"
 
 # schema_of DB: everything the extension defines, from the catalogs (pg_dump would print
-# only CREATE EXTENSION): members, columns, constraints, indexes, functions, privileges.
+# only CREATE EXTENSION): members, columns, constraints, indexes, triggers, functions,
+# privileges, storage options.
 schema_of() {
   psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$1" <<'SQL'
 WITH ext AS (SELECT oid FROM pg_extension WHERE extname = 'leadsync'),
@@ -74,7 +75,12 @@ SELECT 'index ' || pg_get_indexdef(i.indexrelid)
   FROM members m JOIN pg_index i ON m.classid = 'pg_class'::regclass AND i.indrelid = m.objid
 UNION ALL
 SELECT 'table ' || c.oid::regclass || ' acl=' || coalesce(c.relacl::text, '') || ' rls=' || c.relrowsecurity
+       || ' options=' || coalesce(c.reloptions::text, '')
   FROM members m JOIN pg_class c ON m.classid = 'pg_class'::regclass AND c.oid = m.objid
+UNION ALL
+SELECT 'trigger ' || pg_get_triggerdef(t.oid) || ' enabled=' || t.tgenabled::text
+  FROM members m JOIN pg_trigger t ON m.classid = 'pg_class'::regclass AND t.tgrelid = m.objid
+ WHERE NOT t.tgisinternal
 UNION ALL
 SELECT 'function ' || pg_get_functiondef(p.oid) || ' acl=' || coalesce(p.proacl::text, '')
   FROM members m JOIN pg_proc p ON m.classid = 'pg_proc'::regclass AND p.oid = m.objid
@@ -85,9 +91,23 @@ SQL
 }
 tap_new_empty_db FRESH fresh || tap_abort "cannot create a database"
 TAP_DB=$FRESH tap_sql "CREATE EXTENSION leadsync" >/dev/null
-if diff <(schema_of "$FRESH") <(schema_of "$UPGRADED") >"$TAP_TMP/schema.diff"; then
+# (An error in schema_of must not pass as two equal empty schemas.)
+if schema_of "$FRESH" >"$TAP_TMP/fresh.schema" && schema_of "$UPGRADED" >"$TAP_TMP/upgraded.schema" &&
+    grep -q '^trigger ' "$TAP_TMP/fresh.schema" &&
+    diff "$TAP_TMP/fresh.schema" "$TAP_TMP/upgraded.schema" >"$TAP_TMP/schema.diff"; then
   tap_pass "the upgraded schema equals a fresh install of $current"
 else
   tap_fail "the upgraded schema equals a fresh install of $current"
   tap_diag "$(head -n 30 "$TAP_TMP/schema.diff")"
 fi
+
+# Between `make install` and ALTER EXTENSION UPDATE, the new library runs on the oldest
+# schema, which has no trigger to make backends forget the source ids they remember: there
+# a source renamed within the session must still be found again, not remembered.
+tap_new_empty_db OLD_SCHEMA old_schema || tap_abort "cannot create a database"
+meta_lead() { echo "SELECT FROM ingest_lead('meta_form', '{\"id\": \"$1\", \"field_data\": [{\"name\": \"phone\", \"values\": [\"$1\"]}]}')"; }
+TAP_DB=$OLD_SCHEMA tap_sql "CREATE EXTENSION leadsync VERSION '$oldest'" "$(meta_lead 7700002001)" \
+  "UPDATE sources SET source_type = 'meta_form_2025' WHERE source_type = 'meta_form'" "$(meta_lead 7700002002)" >/dev/null
+tap_is "$(TAP_DB=$OLD_SCHEMA tap_sql "SELECT string_agg(s.source_type, ' ' ORDER BY l.phone_number_normalized)
+            FROM lead_sources_history AS h JOIN sources AS s ON s.id = h.source_id JOIN leads_master AS l ON l.id = h.lead_id")" \
+  "meta_form_2025 meta_form" "on release $oldest's schema, the library remembers no source: a renamed one is found again"

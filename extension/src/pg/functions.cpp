@@ -8,12 +8,16 @@
 #include "pg/settings.hpp"
 
 extern "C" {
+#include "commands/trigger.h"
+#include "utils/inval.h"
+
 PG_MODULE_MAGIC;
 
 void _PG_init(void);
 PG_FUNCTION_INFO_V1(leadsync_normalize_phone);
 PG_FUNCTION_INFO_V1(leadsync_business_timezone);
 PG_FUNCTION_INFO_V1(leadsync_check_field_map);
+PG_FUNCTION_INFO_V1(leadsync_forget_remembered_sources);
 
 void _PG_init(void) { leadsync::pg::define_settings(); }
 
@@ -48,5 +52,15 @@ Datum leadsync_check_field_map(PG_FUNCTION_ARGS) {
     leadsync::pg::compile_field_map(field_map);
     return Datum(0);
   });
+}
+
+// The trigger sources_forget_remembered (statement level, on the sources table): a
+// relcache invalidation of the table makes every backend forget the source ids it
+// remembers (remembered_sources.hpp), this one at its next command, the others when
+// this transaction commits.
+Datum leadsync_forget_remembered_sources(PG_FUNCTION_ARGS) {
+  if (!CALLED_AS_TRIGGER(fcinfo)) elog(ERROR, "leadsync: forget_remembered_sources must be called as a trigger");
+  CacheInvalidateRelcache(reinterpret_cast<TriggerData*>(fcinfo->context)->tg_relation);
+  return PointerGetDatum(nullptr);
 }
 }

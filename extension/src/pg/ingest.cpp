@@ -27,6 +27,7 @@
 #include "pg/guard.hpp"
 #include "pg/ingest.hpp"
 #include "pg/jsonb_access.hpp"
+#include "pg/remembered_sources.hpp"
 #include "pg/row_lookup.hpp"
 #include "pg/settings.hpp"
 
@@ -315,13 +316,27 @@ std::string quoted_schema_name() {
   return call_postgres([] { return quote_identifier(get_namespace_name(statements.schema)); });
 }
 
+// A built-in source's id, once known, is remembered for the backend (custom sources are
+// read every call: their field_map may change).
+void remember_builtin_source(const std::string& source_type, int64 id) {
+  const Oid sources_table = call_postgres([] { return get_relname_relid("sources", statements.schema); });
+  remember_source_id(statements.schema, sources_table, source_type, id);
+}
+
 Source find_or_create_source(const std::string& source_type) {
+  auto builtin = find_builtin_source(source_type);
+  Source source;
+  if (builtin) {
+    source.kind = builtin->kind;
+    if (auto id = remembered_source_id(statements.schema, source_type)) {
+      source.id = *id;
+      return source;
+    }
+  }
   Datum type_arg = text_datum(source_type);
   KeyColumn key{"source_type", type_arg, TEXTOID};
   ReadColumn columns[2] = {{"id"}, {"field_map"}};
   const bool found = find_row(statements.schema, "sources", &key, 1, columns, 2);
-  auto builtin = find_builtin_source(source_type);
-  Source source;
   if (!found) {
     if (!builtin) {
       throw SqlError(ERRCODE_UNDEFINED_OBJECT, "leadsync: unknown source_type \"" + source_type + "\"",
@@ -332,12 +347,12 @@ Source find_or_create_source(const std::string& source_type) {
     Datum args[2] = {text_datum(builtin->display_name), type_arg};
     execute(statements.ensure_source, args, nullptr);
     source.id = DatumGetInt64(*result_value(0, 1));
-    source.kind = builtin->kind;
+    remember_builtin_source(source_type, source.id);
     return source;
   }
   source.id = DatumGetInt64(columns[0].value);
   if (builtin) {
-    source.kind = builtin->kind;
+    remember_builtin_source(source_type, source.id);
     return source;
   }
   if (columns[1].is_null) {
