@@ -9,8 +9,8 @@
 # --quick: small sizes and fewer repetitions, for CI; figures are printed but no target
 # is asserted (exit 0 unless a benchmark fails). --samples: every sample behind the
 # medians, one KEY<TAB>VALUE line each (to see the spread). --only: comma-separated subset of
-# normalize,pgbench,batch,scaling,concurrency,fetch.
-# Needs: the extension built and installed, pgbench, python3, /usr/bin/time, and
+# normalize,pgbench,batch,scaling,concurrency,fetch,instructions.
+# Needs: the extension built and installed, pgbench, python3, /usr/bin/time, valgrind and
 # leadsync-fetch (LEADSYNC_FETCH, else $LEADSYNC_BUILD_DIR/fetcher/leadsync-fetch).
 # To measure a build that is NOT installed (a change under review), set
 # LEADSYNC_BENCH_MODULE=/path/to/leadsync.so (and LEADSYNC_BENCH_SQL=/path/to/leadsync.sql,
@@ -22,7 +22,7 @@ BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 MODE=full
 OUTPUT=""
 SAMPLES=""
-ONLY="normalize,pgbench,batch,scaling,concurrency,fetch"
+ONLY="normalize,pgbench,batch,scaling,concurrency,fetch,instructions"
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) MODE=quick ;;
@@ -53,12 +53,14 @@ if [ "$MODE" = quick ]; then
   BATCH_LEADS=10000 SCALE_SMALL=5000 SCALE_BIG=50000
   WRITERS=4 WRITER_BATCHES=4 WRITER_BATCH_LEADS=250
   FETCH_BIG_PER_FORM=1000 FETCH_SMALL_PER_FORM=200
+  INSTRUCTION_CALLS=100
 else
   PHONE_ROWS=1000000 ROUNDS_FAST=5 ROUNDS_SLOW=3
   PGBENCH_TX=4000 SEED_LEADS=100000
   BATCH_LEADS=100000 SCALE_SMALL=100000 SCALE_BIG=1000000
   WRITERS=4 WRITER_BATCHES=25 WRITER_BATCH_LEADS=1000
   FETCH_BIG_PER_FORM=33334 FETCH_SMALL_PER_FORM=3334   # 3 ACTIVE forms: 100k and 10k leads
+  INSTRUCTION_CALLS=3000
 fi
 
 WORK=$(mktemp -d /tmp/leadsync-bench.XXXXXX)
@@ -106,6 +108,7 @@ server_log_since() { if [ "$OWN_CLUSTER" = 1 ]; then tail -n +"$(($1 + 1))" "$LE
 command -v pgbench >/dev/null || fail "pgbench not found (Debian: postgresql-15 / postgresql-contrib)"
 [ -x /usr/bin/time ] || fail "/usr/bin/time not found (Debian package: time)"
 if wanted fetch; then [ -x "$FETCH" ] || fail "leadsync-fetch not found at $FETCH (set LEADSYNC_FETCH)"; fi
+if wanted instructions; then command -v valgrind >/dev/null || fail "valgrind not found (Debian package: valgrind)"; fi
 
 # ---------------------------------------------------------------------------
 # The server and the database.
@@ -422,8 +425,44 @@ bench_fetch() {
   stop_fake
 }
 
+# ---------------------------------------------------------------------------
+# CPU instructions per one-lead call, counted by callgrind: a figure that does not move
+# with the machine's load, unlike the TPS above. The same leads as the pgbench workload
+# (pgbench_calls.py reads its scripts), from the seeded state, each call a statement of
+# its own in a single-user backend. Counted: each statement's execution and commit
+# (PortalRun, CommitTransactionCommand); not its parse and plan, which pgbench's prepared
+# statements do once, nor the backend's start and shutdown. Runs last: a single-user
+# backend needs the data directory to itself, so it stops the server.
+# ---------------------------------------------------------------------------
+bench_instructions() {
+  local variant script total bindir
+  if [ "$OWN_CLUSTER" != 1 ]; then say "instructions: skipped (the server at PGHOST is not run.sh's own)"; return 0; fi
+  say "instructions per call: $INSTRUCTION_CALLS ingest_lead and PL/pgSQL calls under callgrind"
+  bindir=$(pg_config --bindir)
+  reset true
+  for variant in leadsync plpgsql; do sql -c "CREATE DATABASE ${DB}_$variant TEMPLATE $DB" >/dev/null; done
+  as_postgres "$bindir/pg_ctl" -D "$LEADSYNC_CLUSTER_DIR/data" -m fast -w stop >/dev/null
+  for variant in "leadsync:$BENCH_DIR/pgbench/leadsync_ingest_lead.pgbench" \
+                 "plpgsql:$BENCH_DIR/baselines/plpgsql_ingest_lead.pgbench"; do
+    script=${variant#*:} variant=${variant%%:*}
+    python3 "$BENCH_DIR/lib/pgbench_calls.py" "$script" "$INSTRUCTION_CALLS" "$((2 * PGBENCH_TX))" 7 \
+      >"$WORK/instructions.$variant.sql"
+    as_postgres valgrind --tool=callgrind --toggle-collect=PortalRun \
+        --toggle-collect=CommitTransactionCommand --callgrind-out-file=/dev/null \
+        "$bindir/postgres" --single -D "$LEADSYNC_CLUSTER_DIR/data" -c fsync=off -c shared_buffers=1GB \
+        -c synchronous_commit=off "${DB}_$variant" <"$WORK/instructions.$variant.sql" \
+        >"$WORK/instructions.$variant.out" 2>"$WORK/instructions.$variant.log" ||
+      { tail -n 20 "$WORK/instructions.$variant.log" >&2; fail "the single-user run of $variant failed"; }
+    [ "$(grep -c 'outcome = "' "$WORK/instructions.$variant.out")" = "$INSTRUCTION_CALLS" ] ||
+      { grep -m 5 ERROR "$WORK/instructions.$variant.out" >&2; fail "not every $variant call returned an outcome"; }
+    total=$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$WORK/instructions.$variant.log")
+    [ -n "$total" ] || fail "no instruction count from callgrind for $variant"
+    record "instr.${variant}_per_call" "$((total / INSTRUCTION_CALLS))"
+  done
+}
+
 started_all=$(now_ms)
-for b in normalize pgbench batch scaling concurrency fetch; do
+for b in normalize pgbench batch scaling concurrency fetch instructions; do
   if wanted $b; then "bench_$b"; fi
 done
 elapsed=$((($(now_ms) - started_all) / 1000))
@@ -436,7 +475,7 @@ elapsed=$((($(now_ms) - started_all) / 1000))
     --scale-small "$SCALE_SMALL" --scale-big "$SCALE_BIG" --writers "$WRITERS" \
     --writer-leads "$((WRITERS * WRITER_BATCHES * WRITER_BATCH_LEADS))" --writer-batch "$WRITER_BATCH_LEADS" \
     --pgbench-tx "$PGBENCH_TX" --fetch-big "$((3 * FETCH_BIG_PER_FORM))" --fetch-small "$((3 * FETCH_SMALL_PER_FORM))" \
-    --seed-leads "$SEED_LEADS" "$RESULTS"
+    --seed-leads "$SEED_LEADS" --instr-calls "$INSTRUCTION_CALLS" "$RESULTS"
 } >"$WORK/report.md"
 cat "$WORK/report.md"
 if [ -n "$OUTPUT" ]; then cp "$WORK/report.md" "$OUTPUT"; fi

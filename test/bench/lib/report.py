@@ -15,7 +15,7 @@ def main():
     p.add_argument("results")
     p.add_argument("--mode", default="full")
     for name in ("rows", "batch", "scale-small", "scale-big", "writers", "writer-leads", "writer-batch",
-                 "pgbench-tx", "fetch-big", "fetch-small", "seed-leads"):
+                 "pgbench-tx", "fetch-big", "fetch-small", "seed-leads", "instr-calls"):
         p.add_argument("--" + name, type=int, default=0)
     a = p.parse_args()
 
@@ -98,6 +98,13 @@ def main():
         r = med["pg.leadsync_replay_tps"] / med["pg.plpgsql_replay_tps"]
         row("… info: a lookback replayed, every lead a same-source duplicate of a seed lead, vs PL/pgSQL ingest",
             tps("pg.leadsync_replay_tps"), tps("pg.plpgsql_replay_tps") + " (PL/pgSQL)", r, "—", None)
+    if have("instr.leadsync_per_call", "instr.plpgsql_per_call"):
+        r = med["instr.plpgsql_per_call"] / med["instr.leadsync_per_call"]
+        row("… info: CPU instructions per call, counted by callgrind (execution and commit; parse and plan excluded, "
+            "as a prepared statement does them once): %s of the same calls from the seeded state, in a single-user "
+            "backend, PL/pgSQL ingest vs ingest_lead"
+            % n(a.instr_calls), "%.0fk" % (med["instr.leadsync_per_call"] / 1000),
+            "%.0fk (PL/pgSQL)" % (med["instr.plpgsql_per_call"] / 1000), r, "—", None, ratio_fmt="%.2f× fewer")
     if have("batch.new_ms", "batch.floor_ms"):
         r = med["batch.new_ms"] / med["batch.floor_ms"]
         row("ingest_leads, %s new Meta leads in one call, vs set-based SQL floor (%s)" % (n(a.batch), runs_of("batch.new_ms")),
