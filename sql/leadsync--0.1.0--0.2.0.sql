@@ -13,6 +13,10 @@ REVOKE ALL ON FUNCTION @extschema@.forget_remembered_sources() FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.forget_remembered_sources() IS
     'Trigger of sources: makes every backend forget the source ids ingest remembers.';
 CREATE TRIGGER sources_forget_remembered
-    AFTER UPDATE OF id, source_type OR DELETE OR TRUNCATE ON @extschema@.sources
+    AFTER UPDATE OF id, source_type OR DELETE ON @extschema@.sources
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.forget_remembered_sources();
+CREATE TRIGGER sources_forget_remembered_on_truncate
+    AFTER TRUNCATE ON @extschema@.sources
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.forget_remembered_sources();
 ALTER TABLE @extschema@.sources ENABLE ALWAYS TRIGGER sources_forget_remembered;
+ALTER TABLE @extschema@.sources ENABLE ALWAYS TRIGGER sources_forget_remembered_on_truncate;

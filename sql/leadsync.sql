@@ -179,9 +179,11 @@ COMMENT ON FUNCTION @extschema@.ensure_source(text, text, jsonb) IS
     'The id of the source with this source_type, created if missing; never renames. A field_map registers or updates a custom source.';
 
 -- ingest_lead and ingest_leads remember the id of each built-in source for the life of
--- the backend. A statement that renames, re-keys or deletes sources makes every backend
--- forget them (a relcache invalidation of the table, sent at commit). ENABLE ALWAYS:
--- also under session_replication_role = replica, as on a logical replication subscriber.
+-- the backend. Renaming, re-keying, deleting or truncating sources makes every backend
+-- forget them (a relcache invalidation of the table, sent at commit). Row triggers,
+-- since logical replication's apply worker fires no statement trigger but TRUNCATE's;
+-- ENABLE ALWAYS, so that they fire under session_replication_role = replica too. Ingest
+-- remembers nothing while either is missing or not enabled ALWAYS.
 CREATE FUNCTION @extschema@.forget_remembered_sources() RETURNS trigger
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'leadsync_forget_remembered_sources';
@@ -189,9 +191,13 @@ REVOKE ALL ON FUNCTION @extschema@.forget_remembered_sources() FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.forget_remembered_sources() IS
     'Trigger of sources: makes every backend forget the source ids ingest remembers.';
 CREATE TRIGGER sources_forget_remembered
-    AFTER UPDATE OF id, source_type OR DELETE OR TRUNCATE ON @extschema@.sources
+    AFTER UPDATE OF id, source_type OR DELETE ON @extschema@.sources
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.forget_remembered_sources();
+CREATE TRIGGER sources_forget_remembered_on_truncate
+    AFTER TRUNCATE ON @extschema@.sources
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.forget_remembered_sources();
 ALTER TABLE @extschema@.sources ENABLE ALWAYS TRIGGER sources_forget_remembered;
+ALTER TABLE @extschema@.sources ENABLE ALWAYS TRIGGER sources_forget_remembered_on_truncate;
 
 -- ---------------------------------------------------------------------------
 -- Ingest.

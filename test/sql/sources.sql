@@ -1,5 +1,5 @@
 \ir lib/setup.sql
-SELECT plan(32);
+SELECT plan(33);
 
 -- The schema existing apps read.
 SELECT has_table(t, format('table %s exists', t))
@@ -70,6 +70,16 @@ DELETE FROM leads_master WHERE phone_number_normalized = '9822200004';
 DELETE FROM sources WHERE source_type = 'google_ads';
 SELECT is((ingest_lead('google_ads', pg_temp.google_lead('9822200005', 'rem-5'))).outcome, 'inserted_new',
           'after its row is deleted, the next Google lead creates the source again');
+-- A trigger that does not fire in every session (here: only for replication) cannot
+-- make this one forget, so nothing may be remembered while it is so.
+ALTER TABLE sources ENABLE REPLICA TRIGGER sources_forget_remembered;
+SELECT FROM ingest_lead('google_ads', pg_temp.google_lead('9822200006', 'rem-6'));
+UPDATE sources SET source_type = 'google_ads_2026' WHERE source_type = 'google_ads';
+SELECT FROM ingest_lead('google_ads', pg_temp.google_lead('9822200007', 'rem-7'));
+SELECT is((SELECT s.source_type FROM lead_sources_history AS h JOIN sources AS s ON s.id = h.source_id
+             JOIN leads_master AS l ON l.id = h.lead_id WHERE l.phone_number_normalized = '9822200007'),
+          'google_ads', 'with the trigger enabled for replication only, a renamed source is not remembered');
+ALTER TABLE sources ENABLE ALWAYS TRIGGER sources_forget_remembered;
 
 -- recount_sources repairs counters after manual edits, and reports what it fixed.
 SELECT FROM ingest_lead('knowlarity_call', pg_temp.knowlarity_call('9800000001', 'r-k'));

@@ -26,7 +26,7 @@ SOURCES=4
 SESSIONS=(s_meta s_meta_rev s_know s_google s_crm s_single)
 GATE_KEY=4242
 
-tap_plan 27
+tap_plan 28
 tap_create_db concurrency || tap_abort "cannot create the test database"
 [ $((P % STRIDE)) -eq 0 ] || tap_abort "P must be a multiple of $STRIDE"
 
@@ -568,3 +568,27 @@ renamed_source_race() {
 }
 tap_is "$(renamed_source_race 2>&1)" "meta_form_2025
 meta_form" "a source renamed by another session's commit during an open transaction: the next lead goes to a new meta_form source"
+
+# --------------------------------------------------------------------------------------
+# Under REPEATABLE READ a call reads the sources row with its transaction's snapshot,
+# which may predate a rename another session committed: that id serves the call but must
+# not be remembered, or every later call of the connection uses the renamed row.
+# --------------------------------------------------------------------------------------
+repeatable_read_source_race() {
+  meta() { echo "'{\"id\": \"m$1\", \"field_data\": [{\"name\": \"phone_number\", \"values\": [\"$1\"]}]}'"; }
+  tap_create_db rr_source || return 1
+  tap_sql "SELECT FROM ingest_lead('meta_form', $(meta 9000000081))" >/dev/null
+  start_sessions rr A   # descriptor 3
+  echo "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 'A began';" >&3
+  tap_wait_for "A" 10 "$(session_state A "state = 'idle in transaction'")" 1
+  tap_sql "UPDATE sources SET source_type = 'meta_form_2025' WHERE source_type = 'meta_form'" \
+          "SELECT FROM ensure_source('Meta', 'meta_form')" >/dev/null
+  echo "SELECT r.outcome FROM ingest_lead('meta_form', $(meta 9000000081)) AS r; COMMIT;
+        SELECT FROM ingest_lead('meta_form', $(meta 9000000082));" >&3
+  end_sessions
+  cat "$TAP_TMP"/rr_A.out | grep -v 'A began'
+  tap_sql "SELECT s.source_type FROM lead_sources_history AS h JOIN sources AS s ON s.id = h.source_id
+             JOIN leads_master AS l ON l.id = h.lead_id WHERE l.phone_number_normalized = '9000000082'"
+}
+tap_is "$(repeatable_read_source_race 2>&1)" "duplicate_same_source
+meta_form" "a source id read under REPEATABLE READ before another session's rename is not remembered for later calls"

@@ -54,10 +54,10 @@ Datum leadsync_check_field_map(PG_FUNCTION_ARGS) {
   });
 }
 
-// The trigger sources_forget_remembered (statement level, on the sources table): a
-// relcache invalidation of the table makes every backend forget the source ids it
-// remembers (remembered_sources.hpp), this one at its next command, the others when
-// this transaction commits.
+// The triggers sources_forget_remembered (each row updated or deleted) and
+// sources_forget_remembered_on_truncate: a relcache invalidation of the sources table
+// makes every backend forget the source ids it remembers (remembered_sources.hpp), this
+// one at its next command, the others when this transaction commits.
 Datum leadsync_forget_remembered_sources(PG_FUNCTION_ARGS) {
   if (!CALLED_AS_TRIGGER(fcinfo)) elog(ERROR, "leadsync: forget_remembered_sources must be called as a trigger");
   CacheInvalidateRelcache(reinterpret_cast<TriggerData*>(fcinfo->context)->tg_relation);

@@ -38,28 +38,34 @@ void forget_on_invalidation(Datum, Oid relation) noexcept {
   }
 }
 
+// An abort may undo the row an id came from; after PREPARE TRANSACTION, the row is
+// neither committed nor this session's any more.
 void forget_on_abort(XactEvent event, void*) noexcept {
-  if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) remembered.clear();
+  if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PREPARE)
+    remembered.clear();
 }
 
 void forget_on_subtransaction_abort(SubXactEvent event, SubTransactionId, SubTransactionId, void*) noexcept {
   if (event == SUBXACT_EVENT_ABORT_SUB) remembered.clear();
 }
 
-// Whether the sources table has the trigger that makes backends forget, enabled (the
-// schema of 0.2.0 on; sql/leadsync.sql names it). A database still on an older schema
-// with this library installed has none: there every call reads the row.
+// Whether the sources table has both triggers that make backends forget, enabled ALWAYS
+// (the schema of 0.2.0 on; sql/leadsync.sql names them). A database still on an older
+// schema with this library installed has none, and a trigger enabled only for origin or
+// replica sessions misses the other kind's changes: there every call reads the row.
 bool table_signals_changes(Oid sources_table) {
   return call_postgres([&] {
     Relation table = table_open(sources_table, AccessShareLock);
-    bool found = false;
+    int found = 0;
     for (int i = 0; table->trigdesc != nullptr && i < table->trigdesc->numtriggers; ++i) {
       const Trigger& trigger = table->trigdesc->triggers[i];
-      if (strcmp(trigger.tgname, "sources_forget_remembered") == 0 && trigger.tgenabled != TRIGGER_DISABLED)
-        found = true;
+      if (trigger.tgenabled == TRIGGER_FIRES_ALWAYS &&
+          (strcmp(trigger.tgname, "sources_forget_remembered") == 0 ||
+           strcmp(trigger.tgname, "sources_forget_remembered_on_truncate") == 0))
+        ++found;
     }
     table_close(table, NoLock);
-    return found;
+    return found == 2;
   });
 }
 
@@ -84,7 +90,10 @@ void remember_source_id(Oid schema, Oid sources_table, std::string_view source_t
     });
     callbacks_registered = true;
   }
-  if (!table_signals_changes(sources_table)) return;
+  // Under REPEATABLE READ or SERIALIZABLE the id was read with the transaction's
+  // snapshot, which may predate a change whose invalidation this backend has already
+  // accepted: used for this call (as any read of the transaction would be), not kept.
+  if (IsolationUsesXactSnapshot() || !table_signals_changes(sources_table)) return;
   for (RememberedSource& entry : remembered) {
     if (entry.schema == schema && entry.source_type == source_type) {
       entry.sources_table = sources_table;
