@@ -60,11 +60,19 @@ SELECT FROM ingest_lead('knowlarity_call', pg_temp.knowlarity_call('9822200001',
 ROLLBACK TO SAVEPOINT fresh_source;
 SELECT is((ingest_lead('knowlarity_call', pg_temp.knowlarity_call('9822200002', 'rem-2'))).outcome, 'inserted_new',
           'a built-in source created in a rolled-back savepoint is not remembered: the next lead creates it again');
-SELECT FROM ingest_lead('google_ads', pg_temp.google_lead('9822200003', 'rem-3'));
-UPDATE sources SET source_type = 'google_ads_2025' WHERE source_type = 'google_ads';
-SELECT FROM ingest_lead('google_ads', pg_temp.google_lead('9822200004', 'rem-4'));
-SELECT is((SELECT s.source_type FROM lead_sources_history AS h JOIN sources AS s ON s.id = h.source_id
-             JOIN leads_master AS l ON l.id = h.lead_id WHERE l.phone_number_normalized = '9822200004'),
+-- A Google lead (the source remembered, where it may be), the google_ads row renamed,
+-- then another Google lead: the source_type of the row that lead went to.
+CREATE FUNCTION pg_temp.source_after_rename(renamed_to text, before_phone text, after_phone text) RETURNS text
+    LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM ingest_lead('google_ads', pg_temp.google_lead(before_phone, 'before-' || before_phone));
+    UPDATE sources SET source_type = renamed_to WHERE source_type = 'google_ads';
+    PERFORM ingest_lead('google_ads', pg_temp.google_lead(after_phone, 'after-' || after_phone));
+    RETURN (SELECT s.source_type FROM lead_sources_history AS h JOIN sources AS s ON s.id = h.source_id
+              JOIN leads_master AS l ON l.id = h.lead_id WHERE l.phone_number_normalized = after_phone);
+END
+$$;
+SELECT is(pg_temp.source_after_rename('google_ads_2025', '9822200003', '9822200004'),
           'google_ads', 'after its row is renamed, a Google lead goes to a new google_ads source, not the renamed row');
 DELETE FROM leads_master WHERE phone_number_normalized = '9822200004';
 DELETE FROM sources WHERE source_type = 'google_ads';
@@ -73,11 +81,7 @@ SELECT is((ingest_lead('google_ads', pg_temp.google_lead('9822200005', 'rem-5'))
 -- A trigger that does not fire in every session (here: only for replication) cannot
 -- make this one forget, so nothing may be remembered while it is so.
 ALTER TABLE sources ENABLE REPLICA TRIGGER sources_forget_remembered;
-SELECT FROM ingest_lead('google_ads', pg_temp.google_lead('9822200006', 'rem-6'));
-UPDATE sources SET source_type = 'google_ads_2026' WHERE source_type = 'google_ads';
-SELECT FROM ingest_lead('google_ads', pg_temp.google_lead('9822200007', 'rem-7'));
-SELECT is((SELECT s.source_type FROM lead_sources_history AS h JOIN sources AS s ON s.id = h.source_id
-             JOIN leads_master AS l ON l.id = h.lead_id WHERE l.phone_number_normalized = '9822200007'),
+SELECT is(pg_temp.source_after_rename('google_ads_2026', '9822200006', '9822200007'),
           'google_ads', 'with the trigger enabled for replication only, a renamed source is not remembered');
 ALTER TABLE sources ENABLE ALWAYS TRIGGER sources_forget_remembered;
 

@@ -553,14 +553,15 @@ the lead was deleted while this call wrote it
 # commits while this session's transaction is open must be seen by this session's next
 # call, as a fresh snapshot would see it: else the lead goes to the renamed row.
 # --------------------------------------------------------------------------------------
+# A Meta payload for phone $1, quoted as an SQL literal (the two source races below).
+meta_literal() { echo "'{\"id\": \"m$1\", \"field_data\": [{\"name\": \"phone_number\", \"values\": [\"$1\"]}]}'"; }
 renamed_source_race() {
-  meta() { echo "'{\"id\": \"m$1\", \"field_data\": [{\"name\": \"phone_number\", \"values\": [\"$1\"]}]}'"; }
   tap_create_db renamed_source || return 1
   start_sessions s A   # descriptor 3
-  echo "SELECT FROM ingest_lead('meta_form', $(meta 9000000071)); BEGIN; SELECT 'A began';" >&3
+  echo "SELECT FROM ingest_lead('meta_form', $(meta_literal 9000000071)); BEGIN; SELECT 'A began';" >&3
   tap_wait_for "A" 10 "$(session_state A "state = 'idle in transaction'")" 1
   tap_sql "UPDATE sources SET source_type = 'meta_form_2025' WHERE source_type = 'meta_form'"
-  echo "SELECT FROM ingest_lead('meta_form', $(meta 9000000072)); COMMIT;" >&3
+  echo "SELECT FROM ingest_lead('meta_form', $(meta_literal 9000000072)); COMMIT;" >&3
   end_sessions
   tap_sql "SELECT s.source_type FROM lead_sources_history AS h JOIN sources AS s ON s.id = h.source_id
              JOIN leads_master AS l ON l.id = h.lead_id
@@ -575,16 +576,15 @@ meta_form" "a source renamed by another session's commit during an open transact
 # not be remembered, or every later call of the connection uses the renamed row.
 # --------------------------------------------------------------------------------------
 repeatable_read_source_race() {
-  meta() { echo "'{\"id\": \"m$1\", \"field_data\": [{\"name\": \"phone_number\", \"values\": [\"$1\"]}]}'"; }
   tap_create_db rr_source || return 1
-  tap_sql "SELECT FROM ingest_lead('meta_form', $(meta 9000000081))" >/dev/null
+  tap_sql "SELECT FROM ingest_lead('meta_form', $(meta_literal 9000000081))" >/dev/null
   start_sessions rr A   # descriptor 3
   echo "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 'A began';" >&3
   tap_wait_for "A" 10 "$(session_state A "state = 'idle in transaction'")" 1
   tap_sql "UPDATE sources SET source_type = 'meta_form_2025' WHERE source_type = 'meta_form'" \
           "SELECT FROM ensure_source('Meta', 'meta_form')" >/dev/null
-  echo "SELECT r.outcome FROM ingest_lead('meta_form', $(meta 9000000081)) AS r; COMMIT;
-        SELECT FROM ingest_lead('meta_form', $(meta 9000000082));" >&3
+  echo "SELECT r.outcome FROM ingest_lead('meta_form', $(meta_literal 9000000081)) AS r; COMMIT;
+        SELECT FROM ingest_lead('meta_form', $(meta_literal 9000000082));" >&3
   end_sessions
   cat "$TAP_TMP"/rr_A.out | grep -v 'A began'
   tap_sql "SELECT s.source_type FROM lead_sources_history AS h JOIN sources AS s ON s.id = h.source_id

@@ -238,6 +238,7 @@ struct ArrayBuilder {
   explicit ArrayBuilder(std::size_t size) : values(size), nulls(new bool[size]()) {}
   void add(Datum value) { values[count++] = value; }
   void add_null() { nulls[count++] = true; }
+  void add_optional(const std::optional<Datum>& value) { value ? add(*value) : add_null(); }
 
   Datum build(Oid element_type) {
     return call_postgres([&] {
@@ -260,27 +261,27 @@ Datum text_datum(std::string_view text) {
 
 constexpr int64 kUnixToPostgresEpochMicros = int64{946684800} * 1000000;
 
+// The business time zone's name as text, once per call, for the functions below.
+Datum business_zone() { return text_datum(business_timezone_name()); }
+
 // An event time as timestamptz: a time without offset is read in the business zone.
-Datum event_time_datum(const EventTime& time, const char* business_zone) {
+Datum event_time_datum(const EventTime& time, Datum zone) {
   Timestamp as_utc = time.unix_micros - kUnixToPostgresEpochMicros;
   if (time.has_utc_offset) return TimestampTzGetDatum(as_utc);
-  return call_postgres([&] {
-    return DirectFunctionCall2(timestamp_zone, CStringGetTextDatum(business_zone), TimestampGetDatum(as_utc));
-  });
+  return call_postgres([&] { return DirectFunctionCall2(timestamp_zone, zone, TimestampGetDatum(as_utc)); });
 }
 
 // The business date of an instant: what SQL's business_date() returns, by the same two
 // functions (timezone(zone, instant), then date), without a statement to run it in.
-DateADT business_date(TimestampTz instant) {
+DateADT business_date(TimestampTz instant, Datum zone) {
   return call_postgres([&] {
-    Datum local = DirectFunctionCall2(timestamptz_zone, CStringGetTextDatum(business_timezone_name()),
-                                      TimestampTzGetDatum(instant));
+    Datum local = DirectFunctionCall2(timestamptz_zone, zone, TimestampTzGetDatum(instant));
     return DatumGetDateADT(DirectFunctionCall1(timestamp_date, local));
   });
 }
 
 // Today's business date (business_today(): of the transaction's start, as now()).
-DateADT business_today() { return business_date(GetCurrentTransactionStartTimestamp()); }
+DateADT business_today(Datum zone) { return business_date(GetCurrentTransactionStartTimestamp(), zone); }
 
 // Step 3: the counters of source `source_id` gain `rows` history rows, `todays` of them
 // today's.
@@ -438,10 +439,11 @@ void write_one(const Source& source, const Lead& lead, Datum payload, BatchOutco
     outcome.lead_id = lead_id;
     return;
   }
+  const Datum zone = business_zone();
   Datum args[7] = {phone,
                    lead.external_id ? text_datum(*lead.external_id) : Datum(0),
                    payload,
-                   lead.event_time ? event_time_datum(*lead.event_time, business_timezone_name()) : Datum(0),
+                   lead.event_time ? event_time_datum(*lead.event_time, zone) : Datum(0),
                    lead.full_name ? text_datum(*lead.full_name) : Datum(0),
                    Int64GetDatum(source.id),
                    Datum(0)};
@@ -450,9 +452,9 @@ void write_one(const Source& source, const Lead& lead, Datum payload, BatchOutco
 
   // The row counts for today when its platform time, else its arrival (now()), is on
   // today's business date: step 2 of a batch asks the same in SQL.
-  const DateADT today = business_today();
+  const DateADT today = business_today(zone);
   const int64 counts_for_today =
-      !lead.event_time || business_date(DatumGetTimestampTz(args[3])) == today ? 1 : 0;
+      !lead.event_time || business_date(DatumGetTimestampTz(args[3]), zone) == today ? 1 : 0;
 
   // 1-3. An unknown phone becomes a lead, with its primary row, then the counters.
   if (!lead_id) {
@@ -493,15 +495,21 @@ BatchOutcome write_batch(const Source& source, const AcceptedLeads& accepted,
   }
   const BatchPlan plan = plan_batch(accepted.leads);
   const std::size_t count = plan.writes.size();
-  const char* zone = business_timezone_name();
+  const Datum zone = business_zone();
 
+  // Each lead's values as SQL datums, converted once for the statements that take them.
   std::vector<std::string> sorted_phones;
   sorted_phones.reserve(count);
+  std::vector<Datum> phone_datums(count);
+  std::vector<std::optional<Datum>> external_id_datums(count), event_time_datums(count);
   ArrayBuilder all_phones(count);
-  for (std::size_t index : plan.writes) {
-    const Lead& lead = accepted.leads[index];
+  for (std::size_t i = 0; i < count; ++i) {
+    const Lead& lead = accepted.leads[plan.writes[i]];
     sorted_phones.push_back(lead.phone.str());
-    all_phones.add(text_datum(lead.phone.view()));
+    phone_datums[i] = text_datum(lead.phone.view());
+    if (lead.external_id) external_id_datums[i] = text_datum(*lead.external_id);
+    if (lead.event_time) event_time_datums[i] = event_time_datum(*lead.event_time, zone);
+    all_phones.add(phone_datums[i]);
   }
 
   // 0. Which phones have a lead already, and which of those have this source's row (case
@@ -530,11 +538,11 @@ BatchOutcome write_batch(const Source& source, const AcceptedLeads& accepted,
     ArrayBuilder phones(n), names(n), external_ids(n), payloads(n), created_at(n);
     for (std::size_t i : to_insert) {
       const Lead& lead = accepted.leads[plan.writes[i]];
-      phones.add(text_datum(lead.phone.view()));
+      phones.add(phone_datums[i]);
       lead.full_name ? names.add(text_datum(*lead.full_name)) : names.add_null();
-      lead.external_id ? external_ids.add(text_datum(*lead.external_id)) : external_ids.add_null();
+      external_ids.add_optional(external_id_datums[i]);
       payloads.add(accepted.payloads[plan.writes[i]]);
-      lead.event_time ? created_at.add(event_time_datum(*lead.event_time, zone)) : created_at.add_null();
+      created_at.add_optional(event_time_datums[i]);
     }
     Datum lead_args[6] = {phones.build(TEXTOID), names.build(TEXTOID), external_ids.build(TEXTOID),
                           payloads.build(JSONBOID), created_at.build(TIMESTAMPTZOID), Int64GetDatum(source.id)};
@@ -573,14 +581,13 @@ BatchOutcome write_batch(const Source& source, const AcceptedLeads& accepted,
   const std::size_t n = to_history.size();
   ArrayBuilder phones(n), external_ids(n), payloads(n), created_at(n), ids(n);
   for (std::size_t i : to_history) {
-    const Lead& lead = accepted.leads[plan.writes[i]];
-    phones.add(text_datum(lead.phone.view()));
-    lead.external_id ? external_ids.add(text_datum(*lead.external_id)) : external_ids.add_null();
+    phones.add(phone_datums[i]);
+    external_ids.add_optional(external_id_datums[i]);
     payloads.add(accepted.payloads[plan.writes[i]]);
-    lead.event_time ? created_at.add(event_time_datum(*lead.event_time, zone)) : created_at.add_null();
+    created_at.add_optional(event_time_datums[i]);
     is_new[i] ? ids.add(Int64GetDatum(lead_ids[i])) : ids.add_null();
   }
-  const DateADT today = business_today();
+  const DateADT today = business_today(zone);
   Datum history_args[7] = {phones.build(TEXTOID),          external_ids.build(TEXTOID), payloads.build(JSONBOID),
                            created_at.build(TIMESTAMPTZOID), ids.build(INT8OID),          Int64GetDatum(source.id),
                            DateADTGetDatum(today)};
@@ -595,7 +602,7 @@ BatchOutcome write_batch(const Source& source, const AcceptedLeads& accepted,
     const std::size_t known_count = n - static_cast<std::size_t>(outcome.inserted_new);
     ArrayBuilder known_phones(known_count);
     for (std::size_t i : to_history)
-      if (!is_new[i]) known_phones.add(text_datum(accepted.leads[plan.writes[i]].phone.view()));
+      if (!is_new[i]) known_phones.add(phone_datums[i]);
     Datum check_args[2] = {known_phones.build(TEXTOID), Int64GetDatum(source.id)};
     const uint64 rows = execute(statements.known_leads, check_args, nullptr);
     std::size_t with_row = 0;
