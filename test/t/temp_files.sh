@@ -4,7 +4,8 @@
 # arrays through ROWS FROM or WITH ORDINALITY copies every row into a tuplestore first,
 # which spills to disk past work_mem: 98 MB for a call of 100k Meta leads.) Checked with
 # log_temp_files, whose LOG lines reach the client at client_min_messages = log. What a
-# call may still spill is the history statement's count of rows written, 11 bytes a row.
+# call may still spill is the history statement's count of rows written, 11 bytes a row
+# of a slice of 10k leads (110 kB: within the default work_mem).
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib/tap.sh
 source "$(dirname "$0")/lib/tap.sh"
