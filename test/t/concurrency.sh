@@ -26,7 +26,7 @@ SOURCES=4
 SESSIONS=(s_meta s_meta_rev s_know s_google s_crm s_single)
 GATE_KEY=4242
 
-tap_plan 28
+tap_plan 29
 tap_create_db concurrency || tap_abort "cannot create the test database"
 [ $((P % STRIDE)) -eq 0 ] || tap_abort "P must be a multiple of $STRIDE"
 
@@ -592,3 +592,38 @@ repeatable_read_source_race() {
 }
 tap_is "$(repeatable_read_source_race 2>&1)" "duplicate_same_source
 meta_form" "a source id read under REPEATABLE READ before another session's rename is not remembered for later calls"
+
+# --------------------------------------------------------------------------------------
+# A batch of more than one slice (10k leads, ingest.cpp) must still take its locks in the
+# order every batch takes them: all its new leads in phone order, then all its history
+# rows. Writing one slice's leads and rows before the next's deadlocked with a small
+# batch: big batch A wrote (Px, Meta) in its first slice and, in its second, waited for
+# the lead Py that small batch B had inserted while B waited for A's (Px, Meta) row.
+# Deterministic: C holds the new lead Pz, first of A's second slice, so that A stops
+# there; B runs; then C commits and A goes on to Py.
+# --------------------------------------------------------------------------------------
+slice_order_race() {
+  local px=9100010000 pz=9200000001 py=9200000002
+  tap_create_db slice_order || return 1
+  tap_sql "SELECT FROM ingest_lead('knowlarity_call', '{\"uuid\": \"k-x\", \"customer_number\": \"$px\"}')" \
+          "SELECT FROM ensure_source('Meta', 'meta_form')" >/dev/null
+  start_sessions so C A B   # descriptors 3 to 5
+  echo "BEGIN; SELECT FROM ingest_lead('knowlarity_call', '{\"uuid\": \"k-z\", \"customer_number\": \"$pz\"}');" >&3
+  tap_wait_for "C" 10 "$(session_state C "state = 'idle in transaction'")" 1
+  echo "SELECT 'A', ingest_leads('meta_form', (SELECT jsonb_agg(jsonb_build_object('id', 'a' || p,
+          'field_data', jsonb_build_array(jsonb_build_object('name', 'phone_number', 'values', jsonb_build_array(p::text)))))
+          FROM (SELECT 9100000000 + i AS p FROM generate_series(1, 10000) AS i UNION ALL VALUES ($pz), ($py)) AS a));" >&4
+  tap_wait_for "A waiting for C's lead" 30 "$(session_state A "wait_event_type = 'Lock'")" 1
+  echo "SELECT 'B', ingest_leads('meta_form', '[$(meta_literal $px | tr -d "'"), $(meta_literal $py | tr -d "'")]');" >&5
+  tap_wait_for "B waiting or done" 10 "$(session_state B "(wait_event_type = 'Lock' OR state = 'idle')")" 1
+  echo "COMMIT;" >&3
+  end_sessions
+  cat "$TAP_TMP"/so_A.out "$TAP_TMP"/so_B.out "$TAP_TMP"/so_*.err
+  tap_sql "SELECT string_agg(s.source_type || '=' || s.total_leads_count || '/'
+                             || (SELECT count(*) FROM lead_sources_history AS h WHERE h.source_id = s.id), ' '
+                             ORDER BY s.source_type) FROM sources AS s"
+}
+tap_is "$(slice_order_race 2>&1)" 'A|{"rejected": 0, "insertedNew": 9999, "crossSourceHistory": 1, "duplicateSameSource": 2}
+B|{"rejected": 0, "insertedNew": 1, "crossSourceHistory": 1, "duplicateSameSource": 0}
+knowlarity_call=2/2 meta_form=10002/10002' \
+  "a batch of two slices and a small batch sharing its phones do not deadlock, and count every row once"

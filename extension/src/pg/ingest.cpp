@@ -217,7 +217,8 @@ void prepare_statements(Oid function_oid) {
 // allocates in a context of its own, freed after each slice).
 //
 // A statement of keyed lookups (a batch's, once per row of its arrays) runs with
-// enable_seqscan off, which is when its generic plan is built. A plan built while the
+// enable_seqscan off, which is when its generic plan is built (and any plan its
+// foreign-key checks or triggers build meanwhile, which only lookups by key can use). A plan built while the
 // tables held a few rows (new, truncated, or analyzed empty) scans them whole for each
 // key, and is kept as they grow until an ANALYZE: in one session after ANALYZE of the
 // empty tables, 57 calls of 1000 new leads took 139 s instead of 1.4 s, and every slice
@@ -427,6 +428,7 @@ void extract_batch(const Source& source, const std::vector<JsonbValue*>& element
     }
     call_postgres([] { CHECK_FOR_INTERRUPTS(); });
   }
+  call_postgres([&] { MemoryContextDelete(scratch); });
 }
 
 void write_rejects(const Source& source, const std::vector<RejectedPayload>& rejected) {
@@ -514,138 +516,166 @@ void write_one(const Source& source, const Lead& lead, Datum payload, BatchOutco
   outcome.lead_id = lead_id;
 }
 
-// A batch is written in slices of at most kLeadsPerSlice leads, in phone order, so the
-// lock order that keeps concurrent batches from deadlocking holds across slices. Each
-// slice's SQL values, arrays and statement results are freed before the next, so a call
-// keeps only its argument and each lead's extracted fields: a call of 1M Meta leads
+// A batch is written in slices of at most kLeadsPerSlice leads, in two passes: first
+// every slice's new leads (steps 0 and 1), then every slice's history rows (step 2).
+// So a batch still takes its locks as in one piece, leads in phone order and then
+// history rows in phone order, the one order every concurrent batch follows: one slice's
+// leads and rows before the next's would let a batch hold a history row that another
+// batch waits for while waiting for a lead that batch holds (a deadlock). Each slice's
+// SQL values, arrays and statement results are freed before the next, so a call keeps
+// its argument, each lead's extracted fields and its lead id: a call of 1M Meta leads
 // holds 0.45 GB of private memory, 0.23 GB of it the argument (1.7 GB written in one
 // piece), and the history statement's count of the rows it wrote stays within the
-// default work_mem. A slice runs four statements: their start-up is far under 1% of its
+// default work_mem. A slice runs a few statements: their start-up is far under 1% of its
 // time.
 constexpr std::size_t kLeadsPerSlice = 10000;
 
-// What one slice wrote.
-struct SliceWrites {
+// What the first pass learns of each lead it writes (indexed like BatchPlan::writes),
+// for the second.
+struct LeadsToWrite {
+  enum class Known : char { No, WithoutRow, WithRow };
+  std::vector<Known> known;
+  std::vector<int64> lead_ids;  // when known, or new
+  std::vector<bool> is_new;
   int64 new_leads = 0;
-  int64 history_rows = 0;  // new leads' primary rows included
-  int64 todays_rows = 0;   // history rows that count for today
+  explicit LeadsToWrite(std::size_t count) : known(count, Known::No), lead_ids(count, 0), is_new(count, false) {}
 };
 
-// Steps 0 to 2 for the leads accepted.leads[writes[i]], i in [first, last): phones
-// sorted and distinct.
-SliceWrites write_slice(const Source& source, const AcceptedLeads& accepted, const std::vector<std::size_t>& writes,
-                        std::size_t first, std::size_t last, Datum zone, DateADT today) {
-  const std::size_t count = last - first;
-  auto lead_at = [&](std::size_t i) -> const Lead& { return accepted.leads[writes[first + i]]; };
+// One slice of a batch: the leads accepted.leads[writes[first + i]], i < count, phones
+// sorted and distinct, with their values as SQL datums, converted once per pass.
+struct Slice {
+  const AcceptedLeads& accepted;
+  const std::vector<std::size_t>& writes;
+  std::size_t first, count;
+  std::vector<Datum> phones;
+  std::vector<std::optional<Datum>> external_ids, event_times;
 
-  // Each lead's values as SQL datums, converted once for the statements that take them.
-  std::vector<Datum> phone_datums(count), payload_datums(count);
-  std::vector<std::optional<Datum>> external_id_datums(count), event_time_datums(count);
-  ArrayBuilder all_phones(count);
-  for (std::size_t i = 0; i < count; ++i) {
-    const Lead& lead = lead_at(i);
-    phone_datums[i] = text_datum(lead.phone.view());
-    if (lead.external_id) external_id_datums[i] = text_datum(*lead.external_id);
-    if (lead.event_time) event_time_datums[i] = event_time_datum(*lead.event_time, zone);
-    all_phones.add(phone_datums[i]);
+  Slice(const AcceptedLeads& accepted, const std::vector<std::size_t>& writes, std::size_t first, std::size_t last,
+        Datum zone)
+      : accepted(accepted), writes(writes), first(first), count(last - first), phones(count), external_ids(count),
+        event_times(count) {
+    for (std::size_t i = 0; i < count; ++i) {
+      const Lead& lead = this->lead(i);
+      phones[i] = text_datum(lead.phone.view());
+      if (lead.external_id) external_ids[i] = text_datum(*lead.external_id);
+      if (lead.event_time) event_times[i] = event_time_datum(*lead.event_time, zone);
+    }
   }
+  const Lead& lead(std::size_t i) const { return accepted.leads[writes[first + i]]; }
+  Datum payload(std::size_t i) const { return payload_datum(accepted.payloads[writes[first + i]]); }
+};
+
+// Pass 1, steps 0 and 1 for one slice: which phones have a lead (and this source's row),
+// then the others become leads.
+void insert_slice_leads(const Source& source, const Slice& slice, LeadsToWrite& state) {
+  using Known = LeadsToWrite::Known;
+  const std::size_t count = slice.count, first = slice.first;
 
   // 0. Which phones have a lead already, and which of those have this source's row (case
   // B: nothing to write). Read-only; races with concurrent batches are settled by the ON
   // CONFLICT clauses below, as before.
-  enum class Known : char { No, WithoutRow, WithRow };
-  std::vector<Known> known(count, Known::No);
-  std::vector<int64> lead_ids(count, 0);
   {
+    ArrayBuilder all_phones(count);
+    for (Datum phone : slice.phones) all_phones.add(phone);
     Datum args[2] = {all_phones.build(TEXTOID), Int64GetDatum(source.id)};
     const uint64 rows = execute(statements.known_leads, args, nullptr);
     for (uint64 row = 0; row < rows; ++row) {
-      const auto i = static_cast<std::size_t>(DatumGetInt64(*result_value(row, 1)) - 1);
-      lead_ids[i] = DatumGetInt64(*result_value(row, 2));
-      known[i] = DatumGetBool(*result_value(row, 3)) ? Known::WithRow : Known::WithoutRow;
+      const auto i = first + static_cast<std::size_t>(DatumGetInt64(*result_value(row, 1)) - 1);
+      state.lead_ids[i] = DatumGetInt64(*result_value(row, 2));
+      state.known[i] = DatumGetBool(*result_value(row, 3)) ? Known::WithRow : Known::WithoutRow;
     }
     free_results();
   }
-
-  for (std::size_t i = 0; i < count; ++i)  // (case B writes no payload)
-    if (known[i] != Known::WithRow) payload_datums[i] = payload_datum(accepted.payloads[writes[first + i]]);
 
   // 1. Unknown phones become leads (ON CONFLICT: a concurrent batch may have just sent one).
-  SliceWrites wrote;
-  std::vector<bool> is_new(count, false);
   std::vector<std::size_t> to_insert;
   for (std::size_t i = 0; i < count; ++i)
-    if (known[i] == Known::No) to_insert.push_back(i);
-  if (!to_insert.empty()) {
-    const std::size_t n = to_insert.size();
-    ArrayBuilder phones(n), names(n), external_ids(n), payloads(n), created_at(n);
-    for (std::size_t i : to_insert) {
-      const Lead& lead = lead_at(i);
-      phones.add(phone_datums[i]);
-      lead.full_name ? names.add(text_datum(*lead.full_name)) : names.add_null();
-      external_ids.add_optional(external_id_datums[i]);
-      payloads.add(payload_datums[i]);
-      created_at.add_optional(event_time_datums[i]);
-    }
-    Datum lead_args[6] = {phones.build(TEXTOID), names.build(TEXTOID), external_ids.build(TEXTOID),
-                          payloads.build(JSONBOID), created_at.build(TIMESTAMPTZOID), Int64GetDatum(source.id)};
-    const uint64 new_leads = execute(statements.insert_leads, lead_args, nullptr);
-    // RETURNING yields the inserted rows in input order, a subsequence of to_insert:
-    // matched by a forward scan (a binary search if that order ever changed).
-    std::size_t next = 0;
-    bool in_order = true;
-    for (uint64 row = 0; row < new_leads; ++row) {
-      Datum phone_text = *result_value(row, 1);
-      text* phone_value = call_postgres([&] { return DatumGetTextPP(phone_text); });
-      const std::string_view phone(VARDATA_ANY(phone_value), VARSIZE_ANY_EXHDR(phone_value));
-      while (in_order && next < n && lead_at(to_insert[next]).phone.view() != phone) ++next;
-      in_order = next < n;
-      const std::size_t index =
-          in_order ? to_insert[next++]
-                   : static_cast<std::size_t>(
-                         std::partition_point(writes.begin() + first, writes.begin() + last,
-                                              [&](std::size_t lead) { return accepted.leads[lead].phone.view() < phone; }) -
-                         (writes.begin() + first));
-      is_new[index] = true;
-      lead_ids[index] = DatumGetInt64(*result_value(row, 2));
-    }
-    free_results();
-    wrote.new_leads = static_cast<int64>(new_leads);
+    if (state.known[first + i] == Known::No) to_insert.push_back(i);
+  if (to_insert.empty()) return;
+  const std::size_t n = to_insert.size();
+  ArrayBuilder phones(n), names(n), external_ids(n), payloads(n), created_at(n);
+  for (std::size_t i : to_insert) {
+    const Lead& lead = slice.lead(i);
+    phones.add(slice.phones[i]);
+    lead.full_name ? names.add(text_datum(*lead.full_name)) : names.add_null();
+    external_ids.add_optional(slice.external_ids[i]);
+    payloads.add(slice.payload(i));
+    created_at.add_optional(slice.event_times[i]);
   }
+  Datum lead_args[6] = {phones.build(TEXTOID), names.build(TEXTOID), external_ids.build(TEXTOID),
+                        payloads.build(JSONBOID), created_at.build(TIMESTAMPTZOID), Int64GetDatum(source.id)};
+  const uint64 new_leads = execute(statements.insert_leads, lead_args, nullptr);
+  // RETURNING yields the inserted rows in input order, a subsequence of to_insert:
+  // matched by a forward scan (a binary search if that order ever changed).
+  std::size_t next = 0;
+  bool in_order = true;
+  for (uint64 row = 0; row < new_leads; ++row) {
+    Datum phone_text = *result_value(row, 1);
+    text* phone_value = call_postgres([&] { return DatumGetTextPP(phone_text); });
+    const std::string_view phone(VARDATA_ANY(phone_value), VARSIZE_ANY_EXHDR(phone_value));
+    while (in_order && next < n && slice.lead(to_insert[next]).phone.view() != phone) ++next;
+    in_order = next < n;
+    const std::size_t index =
+        in_order ? to_insert[next++]
+                 : static_cast<std::size_t>(
+                       std::partition_point(slice.writes.begin() + first, slice.writes.begin() + first + count,
+                                            [&](std::size_t lead) { return slice.accepted.leads[lead].phone.view() < phone; }) -
+                       (slice.writes.begin() + first));
+    state.is_new[first + index] = true;
+    state.lead_ids[first + index] = DatumGetInt64(*result_value(row, 2));
+  }
+  free_results();
+  state.new_leads += static_cast<int64>(new_leads);
+}
 
-  // 2. This source's history row for every lead that had none when step 0 looked: new
-  // leads carry their id; the others are looked up by phone in the statement's fresh
-  // snapshot (which sees leads a concurrent batch committed meanwhile).
+// What pass 2 wrote.
+struct HistoryWrites {
+  int64 rows = 0;    // new leads' primary rows included
+  int64 todays = 0;  // rows that count for today
+};
+
+// Pass 2, step 2 for one slice: this source's history row for every lead that had none
+// when step 0 looked. New leads carry their id; the others are looked up by phone in the
+// statement's fresh snapshot (which sees leads a concurrent batch committed meanwhile).
+HistoryWrites insert_slice_history(const Source& source, const Slice& slice, const LeadsToWrite& state,
+                                   DateADT today) {
+  using Known = LeadsToWrite::Known;
+  const std::size_t first = slice.first;
+  HistoryWrites wrote;
   std::vector<std::size_t> to_history;
-  for (std::size_t i = 0; i < count; ++i)
-    if (known[i] != Known::WithRow) to_history.push_back(i);
+  std::size_t new_leads = 0;
+  for (std::size_t i = 0; i < slice.count; ++i) {
+    if (state.known[first + i] == Known::WithRow) continue;
+    to_history.push_back(i);
+    if (state.is_new[first + i]) ++new_leads;
+  }
   if (to_history.empty()) return wrote;
   const std::size_t n = to_history.size();
   ArrayBuilder phones(n), external_ids(n), payloads(n), created_at(n), ids(n);
   for (std::size_t i : to_history) {
-    phones.add(phone_datums[i]);
-    external_ids.add_optional(external_id_datums[i]);
-    payloads.add(payload_datums[i]);
-    created_at.add_optional(event_time_datums[i]);
-    is_new[i] ? ids.add(Int64GetDatum(lead_ids[i])) : ids.add_null();
+    phones.add(slice.phones[i]);
+    external_ids.add_optional(slice.external_ids[i]);
+    payloads.add(slice.payload(i));
+    created_at.add_optional(slice.event_times[i]);
+    state.is_new[first + i] ? ids.add(Int64GetDatum(state.lead_ids[first + i])) : ids.add_null();
   }
   Datum history_args[7] = {phones.build(TEXTOID),          external_ids.build(TEXTOID), payloads.build(JSONBOID),
                            created_at.build(TIMESTAMPTZOID), ids.build(INT8OID),          Int64GetDatum(source.id),
                            DateADTGetDatum(today)};
   execute(statements.insert_history, history_args, nullptr);
-  wrote.history_rows = DatumGetInt64(*result_value(0, 1));
-  wrote.todays_rows = DatumGetInt64(*result_value(0, 2));
+  wrote.rows = DatumGetInt64(*result_value(0, 1));
+  wrote.todays = DatumGetInt64(*result_value(0, 2));
   free_results();
   // Rows step 2 skipped: each was written by a concurrent call of this source, on a lead
   // this call has locked since (a duplicate), or its lead was deleted meanwhile. Step 0's
   // question again, for the known phones: every one must now have a lead holding this
   // source's row, else its payload would be lost (even if another call made a new lead
   // for the phone since).
-  if (wrote.history_rows < static_cast<int64>(n)) {
-    const std::size_t known_count = n - static_cast<std::size_t>(wrote.new_leads);
+  if (wrote.rows < static_cast<int64>(n)) {
+    const std::size_t known_count = n - new_leads;
     ArrayBuilder known_phones(known_count);
     for (std::size_t i : to_history)
-      if (!is_new[i]) known_phones.add(phone_datums[i]);
+      if (!state.is_new[first + i]) known_phones.add(slice.phones[i]);
     Datum check_args[2] = {known_phones.build(TEXTOID), Int64GetDatum(source.id)};
     const uint64 rows = execute(statements.known_leads, check_args, nullptr);
     std::size_t with_row = 0;
@@ -669,30 +699,41 @@ BatchOutcome write_batch(const Source& source, const AcceptedLeads& accepted,
     return outcome;
   }
   const BatchPlan plan = plan_batch(accepted.leads);
+  const std::size_t count = plan.writes.size();
   const Datum zone = business_zone();
   const DateADT today = business_today(zone);
   MemoryContext call_memory = CurrentMemoryContext;
   MemoryContext slice_memory = call_postgres([] {
     return AllocSetContextCreate(CurrentMemoryContext, "leadsync batch slice", ALLOCSET_DEFAULT_SIZES);
   });
-  SliceWrites total;
-  for (std::size_t first = 0; first < plan.writes.size(); first += kLeadsPerSlice) {
-    const std::size_t last = std::min(first + kLeadsPerSlice, plan.writes.size());
-    MemoryContextSwitchTo(slice_memory);
-    const SliceWrites wrote = write_slice(source, accepted, plan.writes, first, last, zone, today);
-    MemoryContextSwitchTo(call_memory);
-    MemoryContextReset(slice_memory);
-    total.new_leads += wrote.new_leads;
-    total.history_rows += wrote.history_rows;
-    total.todays_rows += wrote.todays_rows;
-    call_postgres([] { CHECK_FOR_INTERRUPTS(); });
-  }
-  outcome.inserted_new = total.new_leads;
-  outcome.cross_source_history = total.history_rows - total.new_leads;
-  outcome.duplicate_same_source = static_cast<int64>(accepted.leads.size()) - total.history_rows;
+  // Runs write(slice) for every slice, each in slice memory, freed after it.
+  auto for_each_slice = [&](auto&& write) {
+    for (std::size_t first = 0; first < count; first += kLeadsPerSlice) {
+      MemoryContextSwitchTo(slice_memory);
+      {
+        const Slice slice(accepted, plan.writes, first, std::min(first + kLeadsPerSlice, count), zone);
+        write(slice);
+      }
+      MemoryContextSwitchTo(call_memory);
+      MemoryContextReset(slice_memory);
+      call_postgres([] { CHECK_FOR_INTERRUPTS(); });
+    }
+  };
+  LeadsToWrite state(count);
+  for_each_slice([&](const Slice& slice) { insert_slice_leads(source, slice, state); });
+  HistoryWrites written;
+  for_each_slice([&](const Slice& slice) {
+    const HistoryWrites wrote = insert_slice_history(source, slice, state, today);
+    written.rows += wrote.rows;
+    written.todays += wrote.todays;
+  });
+  call_postgres([&] { MemoryContextDelete(slice_memory); });
+  outcome.inserted_new = state.new_leads;
+  outcome.cross_source_history = written.rows - state.new_leads;
+  outcome.duplicate_same_source = static_cast<int64>(accepted.leads.size()) - written.rows;
 
   // 3. The source's counters, once per batch.
-  if (total.history_rows > 0) add_to_counters(source.id, total.history_rows, total.todays_rows, today);
+  if (written.rows > 0) add_to_counters(source.id, written.rows, written.todays, today);
   return outcome;
 }
 
