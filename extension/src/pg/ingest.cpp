@@ -9,8 +9,10 @@
 //      NOTHING — in READ COMMITTED this statement's fresh snapshot sees leads that a
 //      concurrent batch committed while statement 1 waited for it;
 //   3. update the source's counters once, by the rows step 2 wrote.
-// Rows are written in phone order so concurrent batches lock in one order. Statements
-// use generic plans: planned once per backend, not per call or while tables are empty.
+// Rows are written in phone order so concurrent batches lock in one order; a large
+// batch runs steps 0 and 1 slice by slice, then step 2 slice by slice (write_batch).
+// Statements use generic plans: planned once per backend, not per call, and those that
+// look rows up by key never as whole-table scans (execute).
 // A batch of one lead (every ingest_lead) takes a shorter path with the same rules:
 // step 0 reads the unique indexes directly (find_row), steps 1 and 2 are one statement
 // that takes scalars instead of arrays, and the row's "today" is decided in C++.
