@@ -544,26 +544,24 @@ struct LeadsToWrite {
 };
 
 // One slice of a batch: the leads accepted.leads[writes[first + i]], i < count, phones
-// sorted and distinct, with their values as SQL datums, converted once per pass.
+// sorted and distinct. Their values become SQL datums where a pass writes them: a lead
+// of case B (the steady state of a lookback) costs its phone, once.
 struct Slice {
   const AcceptedLeads& accepted;
   const std::vector<std::size_t>& writes;
   std::size_t first, count;
-  std::vector<Datum> phones;
-  std::vector<std::optional<Datum>> external_ids, event_times;
+  Datum zone;
 
-  Slice(const AcceptedLeads& accepted, const std::vector<std::size_t>& writes, std::size_t first, std::size_t last,
-        Datum zone)
-      : accepted(accepted), writes(writes), first(first), count(last - first), phones(count), external_ids(count),
-        event_times(count) {
-    for (std::size_t i = 0; i < count; ++i) {
-      const Lead& lead = this->lead(i);
-      phones[i] = text_datum(lead.phone.view());
-      if (lead.external_id) external_ids[i] = text_datum(*lead.external_id);
-      if (lead.event_time) event_times[i] = event_time_datum(*lead.event_time, zone);
-    }
-  }
   const Lead& lead(std::size_t i) const { return accepted.leads[writes[first + i]]; }
+  Datum phone(std::size_t i) const { return text_datum(lead(i).phone.view()); }
+  std::optional<Datum> external_id(std::size_t i) const {
+    const Lead& lead = this->lead(i);
+    return lead.external_id ? std::optional<Datum>(text_datum(*lead.external_id)) : std::nullopt;
+  }
+  std::optional<Datum> event_time(std::size_t i) const {
+    const Lead& lead = this->lead(i);
+    return lead.event_time ? std::optional<Datum>(event_time_datum(*lead.event_time, zone)) : std::nullopt;
+  }
   Datum payload(std::size_t i) const { return payload_datum(accepted.payloads[writes[first + i]]); }
 };
 
@@ -572,13 +570,14 @@ struct Slice {
 void insert_slice_leads(const Source& source, const Slice& slice, LeadsToWrite& state) {
   using Known = LeadsToWrite::Known;
   const std::size_t count = slice.count, first = slice.first;
+  std::vector<Datum> phones(count);
 
   // 0. Which phones have a lead already, and which of those have this source's row (case
   // B: nothing to write). Read-only; races with concurrent batches are settled by the ON
   // CONFLICT clauses below, as before.
   {
     ArrayBuilder all_phones(count);
-    for (Datum phone : slice.phones) all_phones.add(phone);
+    for (std::size_t i = 0; i < count; ++i) all_phones.add(phones[i] = slice.phone(i));
     Datum args[2] = {all_phones.build(TEXTOID), Int64GetDatum(source.id)};
     const uint64 rows = execute(statements.known_leads, args, nullptr);
     for (uint64 row = 0; row < rows; ++row) {
@@ -595,16 +594,16 @@ void insert_slice_leads(const Source& source, const Slice& slice, LeadsToWrite& 
     if (state.known[first + i] == Known::No) to_insert.push_back(i);
   if (to_insert.empty()) return;
   const std::size_t n = to_insert.size();
-  ArrayBuilder phones(n), names(n), external_ids(n), payloads(n), created_at(n);
+  ArrayBuilder new_phones(n), names(n), external_ids(n), payloads(n), created_at(n);
   for (std::size_t i : to_insert) {
     const Lead& lead = slice.lead(i);
-    phones.add(slice.phones[i]);
+    new_phones.add(phones[i]);
     lead.full_name ? names.add(text_datum(*lead.full_name)) : names.add_null();
-    external_ids.add_optional(slice.external_ids[i]);
+    external_ids.add_optional(slice.external_id(i));
     payloads.add(slice.payload(i));
-    created_at.add_optional(slice.event_times[i]);
+    created_at.add_optional(slice.event_time(i));
   }
-  Datum lead_args[6] = {phones.build(TEXTOID), names.build(TEXTOID), external_ids.build(TEXTOID),
+  Datum lead_args[6] = {new_phones.build(TEXTOID), names.build(TEXTOID), external_ids.build(TEXTOID),
                         payloads.build(JSONBOID), created_at.build(TIMESTAMPTZOID), Int64GetDatum(source.id)};
   const uint64 new_leads = execute(statements.insert_leads, lead_args, nullptr);
   // RETURNING yields the inserted rows in input order, a subsequence of to_insert:
@@ -653,12 +652,14 @@ HistoryWrites insert_slice_history(const Source& source, const Slice& slice, con
   }
   if (to_history.empty()) return wrote;
   const std::size_t n = to_history.size();
+  std::vector<Datum> history_phones(n);  // (in to_history's order)
   ArrayBuilder phones(n), external_ids(n), payloads(n), created_at(n), ids(n);
-  for (std::size_t i : to_history) {
-    phones.add(slice.phones[i]);
-    external_ids.add_optional(slice.external_ids[i]);
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::size_t i = to_history[k];
+    phones.add(history_phones[k] = slice.phone(i));
+    external_ids.add_optional(slice.external_id(i));
     payloads.add(slice.payload(i));
-    created_at.add_optional(slice.event_times[i]);
+    created_at.add_optional(slice.event_time(i));
     state.is_new[first + i] ? ids.add(Int64GetDatum(state.lead_ids[first + i])) : ids.add_null();
   }
   Datum history_args[7] = {phones.build(TEXTOID),          external_ids.build(TEXTOID), payloads.build(JSONBOID),
@@ -676,8 +677,8 @@ HistoryWrites insert_slice_history(const Source& source, const Slice& slice, con
   if (wrote.rows < static_cast<int64>(n)) {
     const std::size_t known_count = n - new_leads;
     ArrayBuilder known_phones(known_count);
-    for (std::size_t i : to_history)
-      if (!state.is_new[first + i]) known_phones.add(slice.phones[i]);
+    for (std::size_t k = 0; k < n; ++k)
+      if (!state.is_new[first + to_history[k]]) known_phones.add(history_phones[k]);
     Datum check_args[2] = {known_phones.build(TEXTOID), Int64GetDatum(source.id)};
     const uint64 rows = execute(statements.known_leads, check_args, nullptr);
     std::size_t with_row = 0;
@@ -712,10 +713,7 @@ BatchOutcome write_batch(const Source& source, const AcceptedLeads& accepted,
   auto for_each_slice = [&](auto&& write) {
     for (std::size_t first = 0; first < count; first += kLeadsPerSlice) {
       MemoryContextSwitchTo(slice_memory);
-      {
-        const Slice slice(accepted, plan.writes, first, std::min(first + kLeadsPerSlice, count), zone);
-        write(slice);
-      }
+      write(Slice{accepted, plan.writes, first, std::min(first + kLeadsPerSlice, count) - first, zone});
       MemoryContextSwitchTo(call_memory);
       MemoryContextReset(slice_memory);
       call_postgres([] { CHECK_FOR_INTERRUPTS(); });
