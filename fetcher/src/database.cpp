@@ -65,28 +65,20 @@ std::string Database::quoted_schema() {
 }
 
 Database::Rows Database::query(const std::string& sql_template, const std::vector<std::string>& parameters,
-                               const std::string& what, int max_attempts) {
+                               const std::string& what, int max_attempts, bool first_attempt_sent) {
+  // A page's result still unread would be taken for this statement's.
+  if (in_flight_) throw std::logic_error("leadsync-fetch: a query while a page is in flight (finish() first)");
   if (max_attempts < 0) max_attempts = retry_.max_attempts;
-  std::vector<const char*> values;
-  for (const std::string& parameter : parameters) values.push_back(parameter.c_str());
   double waited = 0;
   for (int attempt = 1;; ++attempt) {
     std::string problem;
-    if (connection_ == nullptr || PQstatus(connection_.get()) != CONNECTION_OK) connect();
-    if (PQstatus(connection_.get()) != CONNECTION_OK) {
-      problem = one_line(PQerrorMessage(connection_.get()));
-    } else {
-      // "@." stands for the extension's schema, quoted.
-      std::string sql = sql_template;
-      const std::string schema = quoted_schema();
-      for (std::size_t at; (at = sql.find("@.")) != std::string::npos;) sql.replace(at, 1, schema);
-      Rows rows;
-      rows.result.reset(PQexecParams(connection_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr,
-                                     values.data(), nullptr, nullptr, 0));
+    if ((attempt == 1 && first_attempt_sent) || send(sql_template, parameters, problem)) {
+      Rows rows = receive();
       const ExecStatusType status = PQresultStatus(rows.result.get());
       if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) return rows;
       const char* sqlstate = PQresultErrorField(rows.result.get(), PG_DIAG_SQLSTATE);
-      problem = one_line(PQresultErrorMessage(rows.result.get()));
+      problem = one_line(rows.result != nullptr ? PQresultErrorMessage(rows.result.get())
+                                                : PQerrorMessage(connection_.get()));
       if (!is_transient(sqlstate) && PQstatus(connection_.get()) == CONNECTION_OK)
         throw SyncError(what + ": " + problem, false);
     }
@@ -102,11 +94,53 @@ Database::Rows Database::query(const std::string& sql_template, const std::vecto
   }
 }
 
+bool Database::send(const std::string& sql_template, const std::vector<std::string>& parameters,
+                    std::string& problem) {
+  if (connection_ == nullptr || PQstatus(connection_.get()) != CONNECTION_OK) connect();
+  if (PQstatus(connection_.get()) != CONNECTION_OK) {
+    problem = one_line(PQerrorMessage(connection_.get()));
+    return false;
+  }
+  // "@." stands for the extension's schema, quoted.
+  std::string sql = sql_template;
+  const std::string schema = quoted_schema();
+  for (std::size_t at; (at = sql.find("@.")) != std::string::npos;) sql.replace(at, 1, schema);
+  std::vector<const char*> values;
+  for (const std::string& parameter : parameters) values.push_back(parameter.c_str());
+  if (PQsendQueryParams(connection_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
+                        nullptr, nullptr, 0) == 1)
+    return true;
+  problem = one_line(PQerrorMessage(connection_.get()));
+  return false;
+}
+
+// The statement's last result (an error ends it); null when the connection broke first.
+Database::Rows Database::receive() {
+  Rows rows;
+  while (PGresult* next = PQgetResult(connection_.get())) rows.result.reset(next);
+  return rows;
+}
+
+namespace {
+constexpr const char* kIngestSql = "SELECT @.ingest_leads($1, $2::jsonb)";
+}
+
 IngestCounts Database::ingest_page(std::string_view source_type, const std::string& payloads_json) {
-  Rows rows = query("SELECT @.ingest_leads($1, $2::jsonb)", {std::string(source_type), payloads_json},
-                    std::string(source_type) + ": ingest_leads");
+  const IngestCounts before = finish();
+  Page page{std::string(source_type), {std::string(source_type), payloads_json}};
+  std::string unused;  // a page that cannot be sent now is sent again, with retries, by finish()
+  page.sent = send(kIngestSql, page.parameters, unused);
+  in_flight_ = std::move(page);
+  return before;
+}
+
+IngestCounts Database::finish() {
+  if (!in_flight_) return {};
+  const Page page = std::move(*in_flight_);
+  in_flight_.reset();
+  Rows rows = query(kIngestSql, page.parameters, page.source_type + ": ingest_leads", -1, page.sent);
   const auto result = nlohmann::json::parse(rows.value(0, 0), nullptr, false);
-  if (!result.is_object()) throw SyncError(std::string(source_type) + ": ingest_leads returned no summary", false);
+  if (!result.is_object()) throw SyncError(page.source_type + ": ingest_leads returned no summary", false);
   IngestCounts counts;
   counts.inserted_new = result.value("insertedNew", 0);
   counts.duplicate_same_source = result.value("duplicateSameSource", 0);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,10 +24,13 @@ class Database : public PageSink {
   Database(std::string conninfo, std::string schema, RetryPolicy retry, ProgressLog log);
   ~Database() override;
 
-  // One ingest_leads call, its own transaction. A lost connection or a server restart
-  // is retried (ingest is idempotent, so a page whose commit was not confirmed is
-  // simply sent again); an SQL error is not.
+  // One ingest_leads call, its own transaction, sent without waiting: the server ingests
+  // the page while the caller fetches the next one. Returns the counts of the page sent
+  // before it (one page at most is in flight); finish() waits for the last. A lost
+  // connection or a server restart is retried (ingest is idempotent, so a page whose
+  // commit was not confirmed is simply sent again); an SQL error is not.
   IngestCounts ingest_page(std::string_view source_type, const std::string& payloads_json) override;
+  IngestCounts finish() override;
 
   // Unix seconds where the next window of `source_type` starts.
   std::int64_t window_start(const std::string& source_type, long overlap_seconds, long first_lookback_seconds);
@@ -36,9 +40,19 @@ class Database : public PageSink {
 
  private:
   struct Rows;
-  // max_attempts < 0: the retry policy's.
+  struct Page {  // the page in flight
+    std::string source_type;
+    std::vector<std::string> parameters;  // ingest_leads' two arguments
+    bool sent = false;                    // false: sending failed, and finish() sends it again
+  };
+  // max_attempts < 0: the retry policy's. first_attempt_sent: the statement has been
+  // sent already (the page in flight); its result is the first attempt's.
   Rows query(const std::string& sql, const std::vector<std::string>& parameters, const std::string& what,
-             int max_attempts = -1);
+             int max_attempts = -1, bool first_attempt_sent = false);
+  // Sends a statement without waiting for its result; false, with the reason in
+  // `problem`, when it could not be sent.
+  bool send(const std::string& sql, const std::vector<std::string>& parameters, std::string& problem);
+  Rows receive();
   void connect();
   std::string quoted_schema();
 
@@ -47,6 +61,7 @@ class Database : public PageSink {
   RetryPolicy retry_;
   ProgressLog log_;
   std::unique_ptr<pg_conn, void (*)(pg_conn*)> connection_;
+  std::optional<Page> in_flight_;
 };
 
 }  // namespace leadsync::sync

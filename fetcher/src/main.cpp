@@ -137,9 +137,15 @@ int run(const Arguments& arguments, const FetchConfig& config) {
     } else {
       sync_google_ads(config.google, window, context);
     }
+    context.report.counts += context.sink.finish();
   } catch (const SyncError& error) {
     const std::string message = redact(error.what(), config.secrets);
     std::cerr << program << "failed: " << message << std::endl;
+    try {  // the page still being ingested when a fetch failed is stored all the same
+      context.report.counts += context.sink.finish();
+    } catch (const SyncError& also) {
+      std::cerr << program << "also failed: " << redact(also.what(), config.secrets) << std::endl;
+    }
     if (!arguments.dry_run) {
       try {
         database.record_failure(source_type, message);

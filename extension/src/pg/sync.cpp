@@ -173,6 +173,7 @@ Datum sync_source_body(FunctionCallInfo fcinfo) {
       sync::sync_knowlarity(config.knowlarity, window, context);
     else
       sync::sync_google_ads(config.google, window, context);
+    context.report.counts += sink.finish();
   } catch (const sync::SyncInterrupted&) {
     throw InterruptRequested{};
   } catch (const sync::SyncError& error) {

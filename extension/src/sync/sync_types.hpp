@@ -40,12 +40,17 @@ struct SyncReport {
   IngestCounts counts;
 };
 
-// Where each page's records go: the database (libpq in leadsync-fetch; SPI inside
-// the extension later). One call is one atomic ingest of a JSON array of payloads.
+// Where each page's records go: the database (libpq in leadsync-fetch, SPI inside the
+// extension). Each page is one atomic ingest of a JSON array of payloads. A sink may
+// still be ingesting a page when ingest_page returns (leadsync-fetch sends it, then
+// fetches the next page while the server works): each call returns the counts of the
+// pages whose ingest completed during it, and finish() waits for the rest and returns
+// theirs. So a sync's counts are the sum of every ingest_page and one last finish().
 class PageSink {
  public:
   virtual ~PageSink() = default;
   virtual IngestCounts ingest_page(std::string_view source_type, const std::string& payloads_json) = 0;
+  virtual IngestCounts finish() { return {}; }
 };
 
 // Human-readable progress; never receives a secret.

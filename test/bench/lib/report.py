@@ -140,7 +140,7 @@ def main():
             ms("fetch.total_ms"), ms("fetch.ingest_ms") + " (ingest alone)", r, "≤ 1.5× the time", r <= 1.5)
     if have("fetch.dry_ms", "fetch.total_ms"):
         r = med["fetch.dry_ms"] / med["fetch.total_ms"]
-        row("… of which fetching (the same run with --dry-run: HTTP, JSON, no ingest; info)", ms("fetch.dry_ms"),
+        row("… fetching alone (the same run with --dry-run: HTTP, JSON, no ingest; it overlaps the ingest; info)", ms("fetch.dry_ms"),
             ms("fetch.total_ms") + " (full run)", r, "—", None)
     if have("fetch.cpu_ms", "fetch.total_ms"):
         r = med["fetch.cpu_ms"] / med["fetch.total_ms"]
