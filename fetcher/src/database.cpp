@@ -65,14 +65,21 @@ std::string Database::quoted_schema() {
 }
 
 Database::Rows Database::query(const std::string& sql_template, const std::vector<std::string>& parameters,
-                               const std::string& what, int max_attempts, bool first_attempt_sent) {
+                               const std::string& what, int max_attempts, const FirstAttempt* first) {
   // A page's result still unread would be taken for this statement's.
   if (in_flight_) throw std::logic_error("leadsync-fetch: a query while a page is in flight (finish() first)");
   if (max_attempts < 0) max_attempts = retry_.max_attempts;
   double waited = 0;
   for (int attempt = 1;; ++attempt) {
     std::string problem;
-    if ((attempt == 1 && first_attempt_sent) || send(sql_template, parameters, problem)) {
+    bool sent;
+    if (attempt == 1 && first != nullptr) {
+      sent = first->sent;
+      problem = first->problem;
+    } else {
+      sent = send(sql_template, parameters, problem);
+    }
+    if (sent) {
       Rows rows = receive();
       const ExecStatusType status = PQresultStatus(rows.result.get());
       if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) return rows;
@@ -96,7 +103,7 @@ Database::Rows Database::query(const std::string& sql_template, const std::vecto
 
 bool Database::send(const std::string& sql_template, const std::vector<std::string>& parameters,
                     std::string& problem) {
-  if (connection_ == nullptr || PQstatus(connection_.get()) != CONNECTION_OK) connect();
+  if (connection_ == nullptr) connect();
   if (PQstatus(connection_.get()) != CONNECTION_OK) {
     problem = one_line(PQerrorMessage(connection_.get()));
     return false;
@@ -127,9 +134,8 @@ constexpr const char* kIngestSql = "SELECT @.ingest_leads($1, $2::jsonb)";
 
 IngestCounts Database::ingest_page(std::string_view source_type, const std::string& payloads_json) {
   const IngestCounts before = finish();
-  Page page{std::string(source_type), {std::string(source_type), payloads_json}};
-  std::string unused;  // a page that cannot be sent now is sent again, with retries, by finish()
-  page.sent = send(kIngestSql, page.parameters, unused);
+  Page page{std::string(source_type), {std::string(source_type), payloads_json}, {}};
+  page.sending.sent = send(kIngestSql, page.parameters, page.sending.problem);  // if not, finish() retries
   in_flight_ = std::move(page);
   return before;
 }
@@ -138,7 +144,7 @@ IngestCounts Database::finish() {
   if (!in_flight_) return {};
   const Page page = std::move(*in_flight_);
   in_flight_.reset();
-  Rows rows = query(kIngestSql, page.parameters, page.source_type + ": ingest_leads", -1, page.sent);
+  Rows rows = query(kIngestSql, page.parameters, page.source_type + ": ingest_leads", -1, &page.sending);
   const auto result = nlohmann::json::parse(rows.value(0, 0), nullptr, false);
   if (!result.is_object()) throw SyncError(page.source_type + ": ingest_leads returned no summary", false);
   IngestCounts counts;

@@ -40,17 +40,23 @@ class Database : public PageSink {
 
  private:
   struct Rows;
+  // The first attempt at a statement, when the caller made it (the page in flight): sent,
+  // its result still to be read, or not sent, for the reason in `problem`.
+  struct FirstAttempt {
+    bool sent = false;
+    std::string problem;
+  };
   struct Page {  // the page in flight
     std::string source_type;
     std::vector<std::string> parameters;  // ingest_leads' two arguments
-    bool sent = false;                    // false: sending failed, and finish() sends it again
+    FirstAttempt sending;
   };
-  // max_attempts < 0: the retry policy's. first_attempt_sent: the statement has been
-  // sent already (the page in flight); its result is the first attempt's.
+  // max_attempts < 0: the retry policy's. first: the first attempt, if already made.
   Rows query(const std::string& sql, const std::vector<std::string>& parameters, const std::string& what,
-             int max_attempts = -1, bool first_attempt_sent = false);
+             int max_attempts = -1, const FirstAttempt* first = nullptr);
   // Sends a statement without waiting for its result; false, with the reason in
-  // `problem`, when it could not be sent.
+  // `problem`, when it could not be sent (a connection found lost since its last
+  // statement included: that is a failed attempt, not a silent reconnect).
   bool send(const std::string& sql, const std::vector<std::string>& parameters, std::string& problem);
   Rows receive();
   void connect();
