@@ -54,6 +54,18 @@ void Database::connect() {
   const char* values[] = {conninfo_.empty() ? nullptr : conninfo_.c_str(), "leadsync-fetch", nullptr};
   connection_.reset(PQconnectdbParams(keywords, values, 1));
   if (connection_ == nullptr) throw std::bad_alloc();
+  // The server's notices and warnings (a trigger's RAISE WARNING, the FATAL that ends a
+  // terminated session) go to the progress log, redacted and prefixed like every line,
+  // not raw to stderr as libpq would print them.
+  PQsetNoticeProcessor(
+      connection_.get(),
+      [](void* self, const char* message) {
+        try {
+          static_cast<Database*>(self)->log_("server: " + one_line(message));
+        } catch (...) {  // nothing may unwind through libpq
+        }
+      },
+      this);
 }
 
 std::string Database::quoted_schema() {
@@ -89,13 +101,15 @@ Database::Rows Database::query(const std::string& sql_template, const std::vecto
       if (!is_transient(sqlstate) && PQstatus(connection_.get()) == CONNECTION_OK)
         throw SyncError(what + ": " + problem, false);
     }
+    // The next attempt, or the next statement after giving up (record_failure), starts on
+    // a new connection.
+    connection_.reset();
     if (attempt >= max_attempts)
       throw SyncError(what + ": " + problem + " (gave up after " + std::to_string(attempt) + " attempts)", true);
     const double wait = backoff_seconds(retry_, attempt, -1);
     if (waited + wait > retry_.max_total_seconds)
       throw SyncError(what + ": " + problem + " (gave up: retry budget spent)", true);
     log_(what + ": " + problem + "; retrying in " + std::to_string(std::lround(wait * 1000)) + " ms");
-    connection_.reset();
     sleep_seconds(wait);
     waited += wait;
   }

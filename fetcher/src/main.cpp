@@ -105,9 +105,9 @@ int print_status(Database& database) {
 int run(const Arguments& arguments, const FetchConfig& config) {
   const bool terminal = isatty(STDERR_FILENO);
   const std::string program = "leadsync-fetch " + arguments.command + ": ";
-  // Page lines only on a terminal; retries and failures always.
+  // Page lines only on a terminal; retries, failures and the server's messages always.
   auto progress = [&](const std::string& line) {
-    const bool is_page_line = line.find("retrying") == std::string::npos;
+    const bool is_page_line = line.find("retrying") == std::string::npos && line.rfind("server: ", 0) != 0;
     if (terminal || !is_page_line) std::cerr << program << redact(line, config.secrets) << std::endl;
   };
   Database database(config.database_url, config.schema, config.retry, progress);
@@ -139,13 +139,13 @@ int run(const Arguments& arguments, const FetchConfig& config) {
     }
     context.report.counts += context.sink.finish();
   } catch (const SyncError& error) {
-    const std::string message = redact(error.what(), config.secrets);
-    std::cerr << program << "failed: " << message << std::endl;
+    std::string message = redact(error.what(), config.secrets);
     try {  // the page still being ingested when a fetch failed is stored all the same
       context.report.counts += context.sink.finish();
-    } catch (const SyncError& also) {
-      std::cerr << program << "also failed: " << redact(also.what(), config.secrets) << std::endl;
+    } catch (const SyncError& ingest_error) {  // it failed before the fetch did: say so first
+      message = redact(ingest_error.what(), config.secrets) + "; then " + message;
     }
+    std::cerr << program << "failed: " << message << std::endl;
     if (!arguments.dry_run) {
       try {
         database.record_failure(source_type, message);

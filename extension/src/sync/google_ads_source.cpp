@@ -131,9 +131,9 @@ void sync_google_ads(const GoogleAdsConfig& config, const SyncWindow& window, Sy
         (page > 1 || document.contains("nextPageToken") || (!document.contains("fieldMask") && !document.empty())))
       throw SyncError(what + ": the response has no results array", true);
     const nlohmann::json rows = document.value("results", nlohmann::json::array());
+    if (!rows.empty()) report.counts += context.sink.ingest_page(kSourceType, rows.dump());
     ++report.pages;
     report.fetched += static_cast<std::int64_t>(rows.size());
-    if (!rows.empty()) report.counts += context.sink.ingest_page(kSourceType, rows.dump());
     context.log(what + ": " + std::to_string(rows.size()) + " lead(s)");
     if (!document.contains("nextPageToken") || !document["nextPageToken"].is_string() ||
         document["nextPageToken"].get<std::string>().empty())

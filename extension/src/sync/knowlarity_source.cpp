@@ -60,13 +60,13 @@ void sync_knowlarity(const KnowlarityConfig& config, const SyncWindow& window, S
       throw SyncError(what + ": the response has no objects array", true);
     const nlohmann::json& calls = document["objects"];
     if (calls.empty()) break;
-    ++report.pages;
-    report.fetched += static_cast<std::int64_t>(calls.size());
     nlohmann::json kept = nlohmann::json::array();
     for (const auto& call : calls)
       if (is_allowed_call(call, allowed)) kept.push_back(call);
-    report.filtered += static_cast<std::int64_t>(calls.size() - kept.size());
     if (!kept.empty()) report.counts += context.sink.ingest_page(kSourceType, kept.dump());
+    ++report.pages;
+    report.fetched += static_cast<std::int64_t>(calls.size());
+    report.filtered += static_cast<std::int64_t>(calls.size() - kept.size());
     context.log(what + ": " + std::to_string(calls.size()) + " call(s), " + std::to_string(kept.size()) + " kept");
 
     offset += static_cast<std::int64_t>(calls.size());

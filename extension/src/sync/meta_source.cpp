@@ -123,9 +123,9 @@ void sync_meta(const MetaConfig& config, const SyncWindow& window, SyncContext& 
       const nlohmann::json document =
           fetch_json_page(context.http, {"GET", url, {}, {}, what}, classify_graph_error, context.retry, context.log);
       const nlohmann::json& leads = data_array(document, what);
+      if (!leads.empty()) report.counts += context.sink.ingest_page(kSourceType, leads.dump());
       ++report.pages;
       report.fetched += static_cast<std::int64_t>(leads.size());
-      if (!leads.empty()) report.counts += context.sink.ingest_page(kSourceType, leads.dump());
       context.log(what + ": " + std::to_string(leads.size()) + " lead(s)");
       url = next_page_url(document, origin, what);
     }

@@ -31,6 +31,8 @@ struct IngestCounts {
   }
 };
 
+// pages, fetched and filtered count the pages handed to the sink: not one fetched after a
+// page whose ingest failed (ingest_page then throws that failure instead of taking it).
 struct SyncReport {
   std::string source_type;
   SyncWindow window;

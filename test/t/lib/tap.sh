@@ -61,6 +61,17 @@ expected: '$2'"
   fi
 }
 
+# tap_like GOT REGEX DESCRIPTION: ok when GOT matches the extended regular expression.
+tap_like() {
+  if grep -Eq -- "$2" <<<"$1"; then
+    tap_pass "$3"
+  else
+    tap_fail "$3"
+    tap_diag "     got: '$1'
+expected to match: '$2'"
+  fi
+}
+
 # tap_skip DESCRIPTION REASON: a test that cannot run here.
 tap_skip() {
   TAP_COUNT=$((TAP_COUNT + 1))
