@@ -105,12 +105,13 @@ int print_status(Database& database) {
 int run(const Arguments& arguments, const FetchConfig& config) {
   const bool terminal = isatty(STDERR_FILENO);
   const std::string program = "leadsync-fetch " + arguments.command + ": ";
-  // Page lines only on a terminal; retries, failures and the server's messages always.
+  auto say = [&](const std::string& line) { std::cerr << program << redact(line, config.secrets) << std::endl; };
+  // The platforms' page lines only on a terminal; their retries always.
   auto progress = [&](const std::string& line) {
-    const bool is_page_line = line.find("retrying") == std::string::npos && line.rfind("server: ", 0) != 0;
-    if (terminal || !is_page_line) std::cerr << program << redact(line, config.secrets) << std::endl;
+    if (terminal || line.find("retrying") != std::string::npos) say(line);
   };
-  Database database(config.database_url, config.schema, config.retry, progress);
+  // Every line of the database's (its retries, the server's warnings) always.
+  Database database(config.database_url, config.schema, config.retry, say);
   if (arguments.command == "status") return print_status(database);
 
   const std::string source_type = source_type_of(arguments.command);

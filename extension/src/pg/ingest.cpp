@@ -607,7 +607,16 @@ void insert_slice_leads(const Source& source, const Slice& slice, LeadsToWrite& 
                         payloads.build(JSONBOID), created_at.build(TIMESTAMPTZOID), Int64GetDatum(source.id)};
   const uint64 new_leads = execute(statements.insert_leads, lead_args, nullptr);
   // RETURNING yields the inserted rows in input order, a subsequence of to_insert:
-  // matched by a forward scan (a binary search if that order ever changed).
+  // matched by a forward scan (a binary search of the slice's sorted phones if that
+  // order ever changed).
+  const auto slice_begin = slice.writes.begin() + static_cast<std::ptrdiff_t>(first);
+  const auto slice_end = slice_begin + static_cast<std::ptrdiff_t>(count);
+  auto index_by_search = [&](std::string_view phone) {
+    const auto at = std::partition_point(slice_begin, slice_end, [&](std::size_t lead) {
+      return slice.accepted.leads[lead].phone.view() < phone;
+    });
+    return static_cast<std::size_t>(at - slice_begin);
+  };
   std::size_t next = 0;
   bool in_order = true;
   for (uint64 row = 0; row < new_leads; ++row) {
@@ -616,12 +625,7 @@ void insert_slice_leads(const Source& source, const Slice& slice, LeadsToWrite& 
     const std::string_view phone(VARDATA_ANY(phone_value), VARSIZE_ANY_EXHDR(phone_value));
     while (in_order && next < n && slice.lead(to_insert[next]).phone.view() != phone) ++next;
     in_order = next < n;
-    const std::size_t index =
-        in_order ? to_insert[next++]
-                 : static_cast<std::size_t>(
-                       std::partition_point(slice.writes.begin() + first, slice.writes.begin() + first + count,
-                                            [&](std::size_t lead) { return slice.accepted.leads[lead].phone.view() < phone; }) -
-                       (slice.writes.begin() + first));
+    const std::size_t index = in_order ? to_insert[next++] : index_by_search(phone);
     state.is_new[first + index] = true;
     state.lead_ids[first + index] = DatumGetInt64(*result_value(row, 2));
   }
