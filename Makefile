@@ -2,7 +2,7 @@
 # the platform adapters (for sync_source) and the PostgreSQL side.
 # The unit tests and leadsync-fetch are built by CMakeLists.txt.
 
-EXTVERSION = 0.2.0
+EXTVERSION = 0.3.0
 
 MODULE_big = leadsync
 CORE_SOURCES = $(wildcard extension/src/core/*.cpp)

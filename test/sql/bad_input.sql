@@ -1,5 +1,5 @@
 \ir lib/setup.sql
-SELECT plan(27);
+SELECT plan(29);
 
 -- NULL arguments: a clear error each.
 SELECT throws_ok($$ SELECT ingest_lead(NULL, '{}') $$, '22004', 'leadsync: source_type must not be NULL',
@@ -96,6 +96,13 @@ SELECT results_eq($$ SELECT (ingest_lead('meta_form', '{"id": "bad-time", "creat
                   $$ VALUES ('inserted_new') $$, 'an unreadable created_time still makes a lead');
 SELECT is((SELECT platform_created_at FROM leads_master WHERE phone_number_normalized = '9500000004'), NULL,
           'with no platform time recorded');
+
+-- Google's "send test data": a reject that says so, never a lead, never counted.
+SELECT results_eq($$ SELECT (r).outcome, (r).reason FROM (SELECT ingest_lead('google_ads',
+                      pg_temp.google_lead('9500000005', 'g-test') || '{"is_test": true}') AS r) AS x $$,
+                  $$ VALUES ('rejected', 'test lead') $$, 'a Google test lead is rejected as a test lead');
+SELECT is((SELECT count(*) FROM leads_master WHERE phone_number_normalized = '9500000005'), 0::bigint,
+          'and becomes no lead');
 
 SELECT is_empty('SELECT * FROM pg_temp.counter_mismatches()',
                 'every source''s total equals its history rows, and today''s count its rows of today');

@@ -414,8 +414,21 @@ TEST(ExtractGoogleAds, ReadsSnakeCaseApiRows) {
               {"9823456789", "Sneha Kulkarni", "customers/1/leadFormSubmissionData/abc", 1792487702});
 }
 
+TEST(ExtractGoogleAds, RejectsATestLeadAsATestLead) {
+  // The documented sample is what Google's "send test data" sends: is_test true.
+  expect_rejected(extract(SourceKind::GoogleAds, load_sample("google_ads/webhook_lead_docs_sample.json")),
+                  "test lead");
+  // Only the JSON boolean true marks one.
+  for (const char* not_test : {R"("true")", "1", "false", "null"}) {
+    json lead = load_sample("google_ads/webhook_lead_docs_sample.json");
+    lead["is_test"] = json::parse(not_test);
+    EXPECT_TRUE(extract(SourceKind::GoogleAds, lead).lead) << "is_test: " << not_test;
+  }
+}
+
 TEST(ExtractGoogleAds, TurnsTheDocumentedWebhookSampleIntoALeadWithoutAnEventTime) {
   json lead = load_sample("google_ads/webhook_lead_docs_sample.json");
+  lead["is_test"] = false;  // (the sample is a test lead)
   // "+11234567890": the last ten digits.
   expect_lead(extract(SourceKind::GoogleAds, lead),
               {"1234567890", "John Doe",

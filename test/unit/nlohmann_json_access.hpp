@@ -37,6 +37,9 @@ class NlohmannJsonAccess {
     return NlohmannJsonAccess(*it);
   }
 
+  // The JSON boolean true (not "true", not 1).
+  bool is_true() const { return value_->is_boolean() && value_->get<bool>(); }
+
   // Array length; 0 for anything that is not an array.
   std::size_t size() const { return value_->is_array() ? value_->size() : 0; }
 

@@ -6,6 +6,7 @@
 //   bool is_object() const;  bool is_array() const;
 //   std::string_view type_name() const;               // "object", "array", "string", ...
 //   std::optional<J> member(std::string_view key) const;  // object member, if present
+//   bool is_true() const;                             // the JSON boolean true
 //   std::size_t size() const;                          // array length, 0 for non-arrays
 //   J element(std::size_t index) const;                // index < size()
 //   std::optional<std::string> scalar_text() const;    // a string's text or a number's digits
@@ -149,7 +150,11 @@ Extraction extract_lead(SourceKind kind, const J& payload) {
   switch (kind) {
     case SourceKind::MetaForm: return finish_extraction(detail::gather_meta_form(payload));
     case SourceKind::KnowlarityCall: return finish_extraction(detail::gather_knowlarity_call(payload));
-    case SourceKind::GoogleAds: return finish_extraction(detail::gather_google_ads(payload));
+    case SourceKind::GoogleAds:
+      // Google's "send test data" button: a made-up lead, never to be counted.
+      if (auto is_test = payload.member("is_test"); is_test && is_test->is_true())
+        return Extraction::rejected(reason_test_lead());
+      return finish_extraction(detail::gather_google_ads(payload));
     case SourceKind::Custom: break;
   }
   return Extraction::rejected("custom sources are extracted with their field_map");

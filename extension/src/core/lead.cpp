@@ -57,6 +57,8 @@ std::string reason_phone_too_short(std::string_view raw_phone) {
   return "phone \"" + excerpt(raw_phone) + "\" has fewer than 10 digits";
 }
 
+std::string reason_test_lead() { return "test lead"; }
+
 Extraction finish_extraction(const FieldCandidates& candidates) {
   if (candidates.phones.empty()) return Extraction::rejected(reason_no_phone_field());
   std::optional<PhoneNumber> phone;

@@ -43,6 +43,7 @@ Extraction finish_extraction(const FieldCandidates& candidates);
 std::string reason_not_an_object(std::string_view json_type);
 std::string reason_no_phone_field();
 std::string reason_phone_too_short(std::string_view raw_phone);
+std::string reason_test_lead();
 
 }  // namespace leadsync
 

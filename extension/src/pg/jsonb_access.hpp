@@ -47,6 +47,8 @@ class JsonbAccess {
     return JsonbAccess(found);
   }
 
+  bool is_true() const { return value_.type == jbvBool && value_.val.boolean; }
+
   std::size_t size() const { return is_array() ? JsonContainerSize(container()) : 0; }
 
   JsonbAccess element(std::size_t index) const {
