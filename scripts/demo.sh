@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on bundled sample data: installs what is needed, builds, starts a
-# throwaway PostgreSQL with leadsync and the bundled fake platform server, runs
-# leadsync-fetch for Meta, Knowlarity and Google Ads through the real HTTP path, and
+# throwaway PostgreSQL with leadsync and the bundled fake platform server, receives a
+# Meta and a Google webhook with leadsync-fetch serve, runs leadsync-fetch for Meta,
+# Knowlarity and Google Ads through the real HTTP path, and
 # prints each run's summary, `leadsync-fetch status`, the leads several platforms sent
 # and the rejects. LEADSYNC_KEEP_CLUSTER=1 leaves PostgreSQL running afterwards so you
 # can look around with psql.
@@ -34,6 +35,40 @@ export GOOGLE_ADS_CUSTOMER_ID=1234567890 GOOGLE_OAUTH_CLIENT_ID=demo-client
 export GOOGLE_OAUTH_CLIENT_SECRET=demo-secret GOOGLE_OAUTH_REFRESH_TOKEN=g-refresh
 
 fetch=$LEADSYNC_BUILD_DIR/fetcher/leadsync-fetch
+
+# Real time first: leadsync-fetch serve receives a Meta webhook (the lead's id, signed)
+# and a Google Ads lead form webhook, and stores each before it answers 200.
+log "leadsync-fetch serve: a lead arriving by webhook"
+as_user=()
+[ "$(id -u)" = 0 ] && as_user=(setpriv --reuid=nobody --regid=nogroup --clear-groups --)
+export META_APP_SECRET=demo-app-secret GOOGLE_ADS_WEBHOOK_KEY=demo-google-key
+"${as_user[@]}" env LEADSYNC_LISTEN=127.0.0.1:0 "$fetch" serve 2>"$LEADSYNC_CLUSTER_DIR/serve.log" &
+serve_pid=$!
+trap 'kill $fake_pid $serve_pid 2>/dev/null; stop_cluster' EXIT
+for _ in $(seq 100); do grep -q 'listening on' "$LEADSYNC_CLUSTER_DIR/serve.log" && break; sleep 0.05; done
+serve="http://$(sed -n 's/.*listening on \([0-9.:]*\).*/\1/p' "$LEADSYNC_CLUSTER_DIR/serve.log")"
+lead_id=$(curl -sS "$fake/_control/data" | jq -r '.meta.leads | map(select(.bad == null and .form_status == "ACTIVE"))[0].id')
+body=$(jq -cn --arg id "$lead_id" '{object: "page", entry: [{id: "111222333444555", time: 1700000000,
+  changes: [{field: "leadgen", value: {leadgen_id: $id, page_id: "111222333444555"}}]}]}')
+signature=sha256=$(printf '%s' "$body" | openssl dgst -sha256 -hmac "$META_APP_SECRET" -r | cut -d' ' -f1)
+printf 'POST /webhooks/meta (lead %s): ' "$lead_id"
+curl -sS -H 'Content-Type: application/json' -H "X-Hub-Signature-256: $signature" -d "$body" "$serve/webhooks/meta"
+printf 'POST /webhooks/google: '
+curl -sS -H 'Content-Type: application/json' "$serve/webhooks/google" -d '{"lead_id": "demo-webhook-1",
+  "google_key": "demo-google-key", "user_column_data": [{"column_id": "FULL_NAME", "string_value": "Asha Rao"},
+  {"column_id": "PHONE_NUMBER", "string_value": "+91 98450 00001"}]}'
+for _ in $(seq 100); do
+  [ "$(psql -X -A -t -d leadsync_demo -c "SELECT count(*) FROM webhook_inbox WHERE resolved_at IS NULL")" = 0 ] && break
+  sleep 0.05
+done
+psql -X -d leadsync_demo -c "SELECT l.full_name, l.phone_number_normalized AS phone, s.source_type,
+    CASE WHEN i.id IS NULL THEN 'before its 200'
+         ELSE round(extract(epoch FROM l.created_at - i.received_at) * 1000) || ' ms after its notification'
+    END AS stored
+  FROM leads_master l JOIN sources s ON s.id = l.source_id
+  LEFT JOIN webhook_inbox i ON i.external_id = l.external_lead_id ORDER BY l.id"
+kill -TERM "$serve_pid"
+wait "$serve_pid" || true
 # The fake's leads span 48 hours: the first runs ask for all of them with --since
 # (a first run without it looks back 24 hours).
 since=$(date -u -d '-48 hours' +%Y-%m-%dT%H:%M:%SZ)

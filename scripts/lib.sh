@@ -9,8 +9,8 @@ LEADSYNC_PACKAGES=(
   build-essential cmake pkg-config
   postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap postgresql-15-cron
   libtap-parser-sourcehandler-pgtap-perl
-  libgtest-dev nlohmann-json3-dev libpq-dev libcurl4-openssl-dev
-  python3 curl jq time bsdutils
+  libgtest-dev nlohmann-json3-dev libpq-dev libcurl4-openssl-dev libssl-dev libmicrohttpd-dev
+  python3 curl jq time bsdutils openssl
   clang-14 libclang-rt-14-dev valgrind
 )
 

@@ -99,7 +99,7 @@ Database::Rows Database::query(const std::string& sql_template, const std::vecto
       problem = one_line(rows.result != nullptr ? PQresultErrorMessage(rows.result.get())
                                                 : PQerrorMessage(connection_.get()));
       if (!is_transient(sqlstate) && PQstatus(connection_.get()) == CONNECTION_OK)
-        throw SyncError(what + ": " + problem, false);
+        throw DatabaseError(what + ": " + problem, sqlstate != nullptr ? sqlstate : "");
     }
     // The next attempt, or the next statement after giving up (record_failure), starts on
     // a new connection.
@@ -144,7 +144,19 @@ Database::Rows Database::receive() {
 
 namespace {
 constexpr const char* kIngestSql = "SELECT @.ingest_leads($1, $2::jsonb)";
+
+// ingest_leads' summary {"insertedNew": 1, ...} as counts.
+IngestCounts counts_of(const std::string& summary, const std::string& what) {
+  const auto result = nlohmann::json::parse(summary, nullptr, false);
+  if (!result.is_object()) throw SyncError(what + " returned no summary", false);
+  IngestCounts counts;
+  counts.inserted_new = result.value("insertedNew", 0);
+  counts.duplicate_same_source = result.value("duplicateSameSource", 0);
+  counts.cross_source_history = result.value("crossSourceHistory", 0);
+  counts.rejected = result.value("rejected", 0);
+  return counts;
 }
+}  // namespace
 
 IngestCounts Database::ingest_page(std::string_view source_type, const std::string& payloads_json) {
   const IngestCounts before = finish();
@@ -158,16 +170,49 @@ IngestCounts Database::finish() {
   if (!in_flight_) return {};
   const Page page = std::move(*in_flight_);
   in_flight_.reset();
-  Rows rows = query(kIngestSql, page.parameters, page.source_type + ": ingest_leads", -1, &page.sending);
-  const auto result = nlohmann::json::parse(rows.value(0, 0), nullptr, false);
-  if (!result.is_object()) throw SyncError(page.source_type + ": ingest_leads returned no summary", false);
-  IngestCounts counts;
-  counts.inserted_new = result.value("insertedNew", 0);
-  counts.duplicate_same_source = result.value("duplicateSameSource", 0);
-  counts.cross_source_history = result.value("crossSourceHistory", 0);
-  counts.rejected = result.value("rejected", 0);
-  return counts;
+  const std::string what = page.source_type + ": ingest_leads";
+  return counts_of(query(kIngestSql, page.parameters, what, -1, &page.sending).value(0, 0), what);
 }
+
+IngestCounts Database::ingest_now(const std::string& source_type, const std::string& payloads_json) {
+  const std::string what = source_type + ": ingest_leads";
+  return counts_of(query(kIngestSql, {source_type, payloads_json}, what).value(0, 0), what);
+}
+
+int Database::inbox_add(const std::string& source_type, const std::string& notifications_json) {
+  return std::stoi(query("SELECT @.webhook_inbox_add($1, $2::jsonb)", {source_type, notifications_json},
+                         source_type + ": saving the notification").value(0, 0));
+}
+
+std::vector<InboxItem> Database::inbox_claim(const std::string& source_type, int max_items, double lease_seconds) {
+  Rows rows = query("SELECT id, external_id, notification, attempts FROM"
+                    " @.webhook_inbox_claim($1, $2::int, make_interval(secs => $3::float8))",
+                    {source_type, std::to_string(max_items), std::to_string(lease_seconds)},
+                    source_type + ": claiming notifications");
+  std::vector<InboxItem> items;
+  for (int row = 0; row < rows.count(); ++row)
+    items.push_back({rows.value(row, 0), rows.value(row, 1), rows.value(row, 2), std::stoi(rows.value(row, 3))});
+  return items;
+}
+
+std::optional<IngestCounts> Database::inbox_resolve(const std::string& id, const std::string& lead_json) {
+  const std::string what = "inbox row " + id + ": ingest";
+  Rows rows = query("SELECT @.webhook_inbox_resolve($1::bigint, $2::jsonb)", {id, lead_json}, what);
+  if (rows.value(0, 0).empty()) return std::nullopt;
+  return counts_of(rows.value(0, 0), what);
+}
+
+void Database::inbox_fail(const std::string& id, const std::string& error, double retry_in_seconds) {
+  query("SELECT @.webhook_inbox_fail($1::bigint, $2, make_interval(secs => $3::float8))",
+        {id, error, std::to_string(retry_in_seconds)}, "inbox row " + id + ": recording the failure");
+}
+
+std::int64_t Database::inbox_pending() {
+  return std::stoll(query("SELECT coalesce(sum(pending), 0)::bigint FROM @.webhook_inbox_status()", {},
+                          "reading the inbox").value(0, 0));
+}
+
+void Database::ping() { query("SELECT 1", {}, "health check"); }
 
 std::int64_t Database::window_start(const std::string& source_type, long overlap_seconds,
                                     long first_lookback_seconds) {

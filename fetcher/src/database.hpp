@@ -17,6 +17,23 @@ struct SourceStatus {
   std::string display_name, source_type, total, today, synced_until, last_success_at, last_error, last_error_at;
 };
 
+// A statement the server refused (not a lost connection): its SQLSTATE says why.
+class DatabaseError : public SyncError {
+ public:
+  DatabaseError(const std::string& message, std::string sqlstate)
+      : SyncError(message, false), sqlstate_(std::move(sqlstate)) {}
+  const std::string& sqlstate() const { return sqlstate_; }
+
+ private:
+  std::string sqlstate_;
+};
+
+// A row of the webhook inbox claimed for resolving.
+struct InboxItem {
+  std::string id, external_id, notification;
+  int attempts = 0;
+};
+
 class Database : public PageSink {
  public:
   // `conninfo`: a libpq URI or key=value string; empty uses the PG* variables.
@@ -37,6 +54,17 @@ class Database : public PageSink {
   void record_success(const std::string& source_type, const SyncWindow& window, const std::string& summary_json);
   void record_failure(const std::string& source_type, const std::string& message);
   std::vector<SourceStatus> status();
+
+  // The webhook server's statements, each its own transaction, tried as the retry policy
+  // says (the server's is short: a webhook is answered 503 rather than kept waiting).
+  IngestCounts ingest_now(const std::string& source_type, const std::string& payloads_json);
+  int inbox_add(const std::string& source_type, const std::string& notifications_json);
+  std::vector<InboxItem> inbox_claim(const std::string& source_type, int max_items, double lease_seconds);
+  // nullopt: the row was resolved already (by another resolver), nothing ingested.
+  std::optional<IngestCounts> inbox_resolve(const std::string& id, const std::string& lead_json);
+  void inbox_fail(const std::string& id, const std::string& error, double retry_in_seconds);
+  std::int64_t inbox_pending();
+  void ping();
 
  private:
   struct Rows;

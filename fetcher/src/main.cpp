@@ -12,6 +12,7 @@
 #include "sync/summary.hpp"
 #include "database.hpp"
 #include "sync/time_format.hpp"
+#include "serve.hpp"
 
 namespace {
 
@@ -26,12 +27,15 @@ constexpr const char* kUsage = R"(usage:
   leadsync-fetch knowlarity  [--since T] [--until T] [--dry-run]
   leadsync-fetch google      [--since T] [--until T] [--dry-run]
   leadsync-fetch status
+  leadsync-fetch serve       [--listen HOST:PORT]
 
 Fetches the leads of one platform for a window and ingests each page with
 ingest_leads. Without --since the window starts where the last fully successful
 run ended, minus LEADSYNC_OVERLAP_MINUTES (24 hours back on the first run);
 without --until it ends now. T is a time such as 2026-11-25T10:00:00+05:30
 (UTC when it has no offset). --dry-run fetches and counts without ingesting.
+serve receives the platforms' webhooks and stores each lead before it answers
+(the README, section Real-time leads); it runs until SIGTERM.
 Configuration comes from environment variables; see the README.
 )";
 
@@ -40,6 +44,7 @@ struct Arguments {
   std::optional<std::int64_t> since, until;
   std::vector<std::string> form_ids;
   bool dry_run = false;
+  std::string listen;  // serve --listen
 };
 
 // A sink for --dry-run: counts pages, stores nothing.
@@ -59,14 +64,22 @@ std::string parse_arguments(int argc, char** argv, Arguments& arguments) {
   if (argc < 2) return "a command is required";
   arguments.command = argv[1];
   const bool is_sync = arguments.command == "meta" || arguments.command == "knowlarity" || arguments.command == "google";
-  if (!is_sync && arguments.command != "status") return "unknown command \"" + arguments.command + "\"";
+  const bool is_serve = arguments.command == "serve";
+  if (!is_sync && !is_serve && arguments.command != "status")
+    return "unknown command \"" + arguments.command + "\"";
   for (int i = 2; i < argc; ++i) {
     const std::string option = argv[i];
     auto value = [&]() -> std::optional<std::string> {
       if (i + 1 >= argc) return std::nullopt;
       return std::string(argv[++i]);
     };
-    if (!is_sync) return "status takes no options";
+    if (is_serve && option == "--listen") {
+      auto listen = value();
+      if (!listen || listen->empty()) return "--listen needs HOST:PORT";
+      arguments.listen = *listen;
+      continue;
+    }
+    if (!is_sync) return arguments.command + " takes no option \"" + option + "\"";
     if (option == "--dry-run") {
       arguments.dry_run = true;
     } else if (option == "--since" || option == "--until") {
@@ -178,13 +191,23 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   std::vector<std::string> missing, invalid;
-  const FetchConfig config =
-      load_config(arguments.command, !arguments.form_ids.empty(), environment_setting, missing, invalid);
+  // --listen stands in for LEADSYNC_LISTEN, and is checked by the same rule.
+  auto setting = [&arguments](const char* name) {
+    if (!arguments.listen.empty() && std::string(name) == "LEADSYNC_LISTEN") return arguments.listen;
+    return environment_setting(name);
+  };
+  const FetchConfig config = load_config(arguments.command, !arguments.form_ids.empty(), setting, missing, invalid);
   for (const std::string& name : missing)
     std::cerr << "leadsync-fetch " << arguments.command << ": environment variable " << name << " is not set\n";
   for (const std::string& problem : invalid) std::cerr << "leadsync-fetch " << arguments.command << ": " << problem << "\n";
   if (!missing.empty() || !invalid.empty()) return kExitUsage;
   try {
+    if (arguments.command == "serve") {
+      auto say = [&config](const std::string& line) {
+        std::cerr << "leadsync-fetch serve: " << redact(line, config.secrets) << std::endl;
+      };
+      return leadsync::serve::serve(config, say);
+    }
     return run(arguments, config);
   } catch (const std::exception& error) {
     std::cerr << "leadsync-fetch " << arguments.command << ": failed: " << redact(error.what(), config.secrets)

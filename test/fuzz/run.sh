@@ -20,7 +20,7 @@ SECONDS_EACH=12
 JOBS=$(($(nproc) < 2 ? 1 : 2))
 REPLAY_ONLY=0
 ALL_HARNESSES=(fuzz_phone fuzz_event_time fuzz_extract_meta fuzz_extract_knowlarity fuzz_extract_google
-  fuzz_page_meta fuzz_page_knowlarity fuzz_page_google)
+  fuzz_page_meta fuzz_page_knowlarity fuzz_page_google fuzz_webhook)
 HARNESSES=()
 
 usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; }
@@ -56,7 +56,7 @@ if ! have_toolchain; then
     [ "$(id -u)" = 0 ] || sudo=sudo
     $sudo apt-get update -q >/dev/null
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends \
-      clang-14 libclang-rt-14-dev cmake nlohmann-json3-dev libcurl4-openssl-dev >/dev/null
+      clang-14 libclang-rt-14-dev cmake nlohmann-json3-dev libcurl4-openssl-dev libssl-dev >/dev/null
   fi
 fi
 have_toolchain || { echo "run.sh: clang++-14 and libFuzzer are needed (apt-get install clang-14 libclang-rt-14-dev)" >&2; exit 2; }
@@ -80,6 +80,7 @@ dict_of() {
     fuzz_event_time) echo "$FUZZ_DIR/dict/event_time.dict" ;;
     fuzz_extract_*) echo "$FUZZ_DIR/dict/json.dict" ;;
     fuzz_page_*) echo "$FUZZ_DIR/dict/pages.dict" ;;
+    fuzz_webhook) echo "$FUZZ_DIR/dict/json.dict" ;;
   esac
 }
 max_len_of() {
@@ -87,6 +88,7 @@ max_len_of() {
     fuzz_phone | fuzz_event_time) echo 256 ;;
     fuzz_extract_*) echo 8192 ;;
     fuzz_page_*) echo 32768 ;;
+    fuzz_webhook) echo 16384 ;;
   esac
 }
 

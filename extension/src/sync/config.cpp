@@ -47,6 +47,8 @@ class Settings {
     return url;
   }
 
+  void complain(std::string problem) const { invalid_.push_back(std::move(problem)); }
+
  private:
   static std::string trim_number(double value) {
     std::string text = std::to_string(value);
@@ -69,6 +71,55 @@ std::vector<std::string> comma_list(const std::string& text) {
     items.push_back(item.substr(first, item.find_last_not_of(" \t") - first + 1));
   }
   return items;
+}
+
+// "HOST:PORT", "[V6]:PORT"; false when it is not.
+bool split_listen(const std::string& text, std::string& host, int& port) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) return false;
+  const std::string digits = text.substr(colon + 1);
+  if (digits.size() > 5 || digits.find_first_not_of("0123456789") != std::string::npos) return false;
+  port = std::stoi(digits);
+  host = text.substr(0, colon);
+  return port <= 65535;
+}
+
+void load_webhook_config(const Settings& settings, FetchConfig& config) {
+  WebhookConfig& webhook = config.webhook;
+  const std::string listen = settings.optional("LEADSYNC_LISTEN", "127.0.0.1:8080");
+  if (!split_listen(listen, webhook.listen_host, webhook.listen_port))
+    settings.complain("LEADSYNC_LISTEN=" + listen + " is not HOST:PORT (such as 127.0.0.1:8080 or [::1]:8080)");
+  webhook.max_body_bytes =
+      static_cast<std::size_t>(settings.number("LEADSYNC_WEBHOOK_MAX_BODY_BYTES", 1 << 20, 1024, 64 << 20));
+  webhook.max_connections = static_cast<unsigned>(settings.number("LEADSYNC_WEBHOOK_MAX_CONNECTIONS", 128, 1, 10000));
+  webhook.db_connections = static_cast<unsigned>(settings.number("LEADSYNC_WEBHOOK_DB_CONNECTIONS", 4, 1, 100));
+  webhook.resolvers = static_cast<unsigned>(settings.number("LEADSYNC_WEBHOOK_RESOLVERS", 4, 1, 100));
+  webhook.request_timeout_seconds = settings.number("LEADSYNC_WEBHOOK_REQUEST_TIMEOUT_SECONDS", 30, 1, 3600);
+  webhook.meta_app_secret = settings.optional("META_APP_SECRET");
+  webhook.meta_verify_token = settings.optional("META_WEBHOOK_VERIFY_TOKEN");
+  webhook.google_key = settings.optional("GOOGLE_ADS_WEBHOOK_KEY");
+  // A lead notified by Meta is read from Graph with the Page token, as the pull path does.
+  config.meta.graph_url = settings.url("META_GRAPH_URL", "https://graph.facebook.com/v25.0");
+  config.meta.access_token = settings.optional("META_ACCESS_TOKEN");
+  if (!webhook.meta_app_secret.empty() && config.meta.access_token.empty())
+    settings.complain("META_APP_SECRET is set but META_ACCESS_TOKEN is not: notified leads could not be read");
+  config.secrets = {webhook.meta_app_secret, webhook.meta_verify_token, webhook.google_key, config.meta.access_token};
+  // Custom sources pushed with Authorization: Bearer, each with a secret of its own.
+  for (const std::string& source_type : comma_list(settings.optional("LEADSYNC_WEBHOOK_SOURCES"))) {
+    std::string name = "LEADSYNC_WEBHOOK_SECRET_";
+    for (char c : source_type) name += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    const std::string secret = settings.required(name.c_str());
+    if (source_type == "meta_form" || source_type == "google_ads")
+      settings.complain("LEADSYNC_WEBHOOK_SOURCES: " + source_type + " has its own route (/webhooks/" +
+                        (source_type == "meta_form" ? "meta" : "google") + ")");
+    else if (!secret.empty() && secret.size() < 16)
+      settings.complain(name + " must be at least 16 characters");
+    webhook.source_secrets[source_type] = secret;
+    config.secrets.push_back(secret);
+  }
+  if (webhook.meta_app_secret.empty() && webhook.google_key.empty() && webhook.source_secrets.empty())
+    settings.complain("no webhook is configured: set META_APP_SECRET, GOOGLE_ADS_WEBHOOK_KEY or "
+                      "LEADSYNC_WEBHOOK_SOURCES");
 }
 
 }  // namespace
@@ -121,6 +172,8 @@ FetchConfig load_config(const std::string& command, bool have_form_ids, const Se
     google.client_secret = settings.required("GOOGLE_OAUTH_CLIENT_SECRET");
     google.refresh_token = settings.required("GOOGLE_OAUTH_REFRESH_TOKEN");
     config.secrets = {google.client_secret, google.refresh_token};
+  } else if (command == "serve") {
+    load_webhook_config(settings, config);
   }
   return config;
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,21 @@
 #include "sync/retry.hpp"
 
 namespace leadsync::sync {
+
+// leadsync-fetch serve: the webhook receiver.
+struct WebhookConfig {
+  std::string listen_host = "127.0.0.1";
+  int listen_port = 8080;
+  std::size_t max_body_bytes = 1 << 20;
+  unsigned max_connections = 128;
+  unsigned db_connections = 4;     // concurrent database sessions answering webhooks
+  unsigned resolvers = 4;          // Meta notifications resolved at once (Graph fetch, ingest)
+  double request_timeout_seconds = 30;
+  std::string meta_app_secret;     // X-Hub-Signature-256; empty: POST /webhooks/meta is off
+  std::string meta_verify_token;   // the subscription handshake; empty: refused
+  std::string google_key;          // google_key of Google Ads lead form webhooks; empty: off
+  std::map<std::string, std::string> source_secrets;  // custom source_type -> bearer secret
+};
 
 struct FetchConfig {
   std::string database_url;  // DATABASE_URL; empty: libpq's PG* variables
@@ -23,6 +39,7 @@ struct FetchConfig {
   MetaConfig meta;
   KnowlarityConfig knowlarity;
   GoogleAdsConfig google;
+  WebhookConfig webhook;
   std::vector<std::string> secrets;  // every token and key, to be masked in any output
 };
 
@@ -32,7 +49,7 @@ using SettingLookup = std::function<std::string(const char* name)>;
 // The process environment as a SettingLookup.
 std::string environment_setting(const char* name);
 
-// Reads the settings `command` needs ("meta", "knowlarity", "google" or "status").
+// Reads the settings `command` needs ("meta", "knowlarity", "google", "serve" or "status").
 // `missing` gets the name of each required setting that is unset or empty;
 // `invalid` a message for each one that is set but unusable.
 FetchConfig load_config(const std::string& command, bool have_form_ids, const SettingLookup& setting,

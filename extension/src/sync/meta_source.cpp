@@ -132,4 +132,13 @@ void sync_meta(const MetaConfig& config, const SyncWindow& window, SyncContext& 
   }
 }
 
+std::string fetch_meta_lead(const MetaConfig& config, const std::string& leadgen_id, HttpClient& http,
+                            const RetryPolicy& retry, const ProgressLog& log) {
+  const std::string url = config.graph_url + "/" + http.escape(leadgen_id) + "?fields=" + kLeadFields +
+                          "&access_token=" + http.escape(config.access_token);
+  const std::string what = std::string(kSourceType) + ": lead " + leadgen_id;
+  const nlohmann::json lead = fetch_json_page(http, {"GET", url, {}, {}, what}, classify_graph_error, retry, log);
+  return lead.dump();
+}
+
 }  // namespace leadsync::sync

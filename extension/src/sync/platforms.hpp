@@ -53,6 +53,11 @@ void sync_meta(const MetaConfig& config, const SyncWindow& window, SyncContext& 
 void sync_knowlarity(const KnowlarityConfig& config, const SyncWindow& window, SyncContext& context);
 void sync_google_ads(const GoogleAdsConfig& config, const SyncWindow& window, SyncContext& context);
 
+// One Meta lead by its id (what a leadgen webhook notifies), with the fields the pull
+// path reads, as JSON text; the same errors and retries as a page. Throws SyncError.
+std::string fetch_meta_lead(const MetaConfig& config, const std::string& leadgen_id, HttpClient& http,
+                            const RetryPolicy& retry, const ProgressLog& log);
+
 // GAQL reads submission_date_time in the account's time zone, which the fetcher does
 // not know: the filter is widened by this much on both sides (ingest is idempotent).
 constexpr int kGoogleWindowMarginSeconds = 14 * 3600;
