@@ -40,9 +40,14 @@ fetch=$LEADSYNC_BUILD_DIR/fetcher/leadsync-fetch
 # and a Google Ads lead form webhook, and stores each before it answers 200.
 log "leadsync-fetch serve: a lead arriving by webhook"
 as_user=()
-[ "$(id -u)" = 0 ] && as_user=(setpriv --reuid=nobody --regid=nogroup --clear-groups --)
+serve_binary=$fetch
+if [ "$(id -u)" = 0 ]; then  # it refuses root; nobody may not reach the build tree
+  serve_binary=$LEADSYNC_CLUSTER_DIR/leadsync-fetch
+  install -m 755 "$fetch" "$serve_binary"
+  as_user=(setpriv --reuid=nobody --regid=nogroup --clear-groups --)
+fi
 export META_APP_SECRET=demo-app-secret GOOGLE_ADS_WEBHOOK_KEY=demo-google-key
-"${as_user[@]}" env LEADSYNC_LISTEN=127.0.0.1:0 "$fetch" serve 2>"$LEADSYNC_CLUSTER_DIR/serve.log" &
+"${as_user[@]}" env LEADSYNC_LISTEN=127.0.0.1:0 "$serve_binary" serve 2>"$LEADSYNC_CLUSTER_DIR/serve.log" &
 serve_pid=$!
 trap 'kill $fake_pid $serve_pid 2>/dev/null; stop_cluster' EXIT
 for _ in $(seq 100); do grep -q 'listening on' "$LEADSYNC_CLUSTER_DIR/serve.log" && break; sleep 0.05; done

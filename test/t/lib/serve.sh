@@ -13,16 +13,20 @@ SERVE_SECRETS=("$SERVE_APP_SECRET" "$SERVE_VERIFY_TOKEN" "$SERVE_GOOGLE_KEY" "$S
 # the test secrets and the given extra settings; waits for its "listening on" line. Sets
 # SERVE (its base URL) and SERVE_PID; its stderr goes to $TAP_TMP/NAME.err.
 serve_start() {
-  local name=$1 i port as_user=()
+  local name=$1 i port as_user=() binary=$LEADSYNC_FETCH
   shift
-  [ "$(id -u)" = 0 ] && as_user=(setpriv --reuid=nobody --regid=nogroup --clear-groups --)
+  if [ "$(id -u)" = 0 ]; then
+    # nobody may not reach the build tree (a clone under /root): a copy it can run.
+    binary=$TAP_TMP/leadsync-fetch-serve
+    [ -x "$binary" ] || { chmod 711 "$TAP_TMP" && install -m 755 "$LEADSYNC_FETCH" "$binary"; }
+    as_user=(setpriv --reuid=nobody --regid=nogroup --clear-groups --)
+  fi
   : >"$TAP_TMP/$name.err"
-  chmod 666 "$TAP_TMP/$name.err"
   "${as_user[@]}" env DATABASE_URL="dbname=$TAP_DB" LEADSYNC_LISTEN=127.0.0.1:0 \
     META_APP_SECRET="$SERVE_APP_SECRET" META_WEBHOOK_VERIFY_TOKEN="$SERVE_VERIFY_TOKEN" \
     GOOGLE_ADS_WEBHOOK_KEY="$SERVE_GOOGLE_KEY" LEADSYNC_WEBHOOK_SOURCES=crm_webhook \
     LEADSYNC_WEBHOOK_SECRET_CRM_WEBHOOK="$SERVE_CRM_SECRET" "$@" \
-    "$LEADSYNC_FETCH" serve 2>>"$TAP_TMP/$name.err" &
+    "$binary" serve 2>>"$TAP_TMP/$name.err" &
   SERVE_PID=$!
   for ((i = 0; i < 200; i++)); do
     port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$TAP_TMP/$name.err")
