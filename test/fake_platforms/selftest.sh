@@ -297,9 +297,38 @@ curl -s --max-time 1 -o /dev/null "$LEADS_URL"; is "$?" 28 "stall: a client time
 fault '{"path":"/leads","fault":"status500","times":-1}' >/dev/null
 is "$(for _ in 1 2 3; do code "$LEADS_URL"; echo -n ' '; done)" "500 500 500 " "times -1: forever"
 clear_faults
+
+# delay: waits, then the request goes on as if the rule were not there
+LEAD_URL="$M/$LEAD?access_token=$TOK"
+EXPECTED=$("${C[@]}" "$LEAD_URL" | md5sum)
+is "$(fault '{"path":"/x","fault":"delay","delay_ms":"50"}')" 400 "delay: a non-numeric delay_ms is refused"
+fault "{\"path\":\"/$LEAD\",\"fault\":\"delay\",\"delay_ms\":300,\"times\":-1}" >/dev/null
+start=$(date +%s%N); GOT=$("${C[@]}" "$LEAD_URL" | md5sum); ms=$((($(date +%s%N) - start) / 1000000))
+is "$GOT" "$EXPECTED" "delay: the normal body"
+check "delay: took at least delay_ms (${ms} ms)" test "$ms" -ge 300
+start=$(date +%s%N)
+PAR=()
+for i in 1 2 3 4 5 6 7 8; do "${C[@]}" -o "$TMP/par.$i" "$LEAD_URL" & PAR+=($!); done
+wait "${PAR[@]}"
+ms=$((($(date +%s%N) - start) / 1000000))
+check "delay: 8 concurrent delayed requests are not serialized (${ms} ms)" test "$ms" -lt 1500
+is "$(for i in 1 2 3 4 5 6 7 8; do md5sum <"$TMP/par.$i"; done | sort -u)" "$EXPECTED" "delay: every concurrent answer is the normal body"
+is "$(meta_err "$M/$LEAD?access_token=wrong")" '400 [190,"OAuthException"]' "delay: auth is still checked"
+is "$("${C[@]}" "$B/_control/requests?path=/$LEAD" | jq -c '.requests[-1] | [.fault, .delay_ms, .status]')" '["delay",300,400]' "delay: logged as fault delay with delay_ms"
+fault "{\"path\":\"/$LEAD\",\"fault\":\"status500\"}" >/dev/null
+start=$(date +%s%N); st=$(code "$LEAD_URL"); ms=$((($(date +%s%N) - start) / 1000000))
+is "$st" 500 "delay: a later due rule still applies after the wait"
+check "delay: and the wait happened (${ms} ms)" test "$ms" -ge 300
+clear_faults
+start=$(date +%s%N); code "$LEAD_URL" >/dev/null; ms=$((($(date +%s%N) - start) / 1000000))
+check "delay: gone with the rules (${ms} ms)" test "$ms" -lt 250
+fault "{\"path\":\"/$LEAD\",\"fault\":\"delay\"}" >/dev/null
+start=$(date +%s%N); code "$LEAD_URL" >/dev/null; ms=$((($(date +%s%N) - start) / 1000000))
+check "delay: 50 ms by default (${ms} ms)" test "$ms" -ge 50
+clear_faults
 is "$("${C[@]}" "$B/_control/requests" | jq -c '[.requests[] | .fault] | map(select(.)) | unique')" \
-   '["close_mid_body","google_quota","google_unauthenticated","html","knowlarity_forbidden","malformed_json","meta_permission","meta_throttle","meta_token_expired","meta_transient","missing_data","slow_bytes","stall","status429","status500"]' \
-   "log records which fault each request got (all 15 used)"
+   '["close_mid_body","delay","google_quota","google_unauthenticated","html","knowlarity_forbidden","malformed_json","meta_permission","meta_throttle","meta_token_expired","meta_transient","missing_data","slow_bytes","stall","status429","status500"]' \
+   "log records which fault each request got (all 16 used)"
 
 # --- lifetime ----------------------------------------------------------------------------
 is "$(cat "$TMP/main.err")" "" "quiet: nothing on stderr"
@@ -320,6 +349,118 @@ start=$(date +%s%N); wait "$PID_short"; rc=$?; ms=$((($(date +%s%N) - start) / 1
 is "$rc" 0 "--max-lifetime: exits by itself with status 0"
 check "--max-lifetime: on time (${ms} ms after the test started waiting)" test "$ms" -lt 2000
 is "$(grep -c 'max-lifetime' "$TMP/short.err")" 1 "--max-lifetime: says why on stderr"
+
+# --- Meta: new leads, webhooks, subscription ----------------------------------------------
+# A loopback receiver: POST -> saved as post.N.body / post.N.headers, answers EVENT_RECEIVED;
+# GET /hook echoes hub.challenge iff hub.verify_token is good-token (else 403);
+# GET /wrong answers 200 with something else than the challenge.
+cat >"$TMP/receiver.py" <<'PY'
+import http.server, json, os, sys
+from urllib.parse import parse_qs, urlsplit
+out = sys.argv[1]
+class H(http.server.BaseHTTPRequestHandler):
+    n = 0
+    def answer(self, status, text):
+        body = text.encode()
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def do_POST(self):
+        H.n += 1
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with open(os.path.join(out, "post.%d.body" % H.n), "wb") as f:
+            f.write(body)
+        with open(os.path.join(out, "post.%d.headers" % H.n), "w") as f:
+            json.dump({"path": self.path, **{k.lower(): v for k, v in self.headers.items()}}, f)
+        self.answer(200, "EVENT_RECEIVED")
+    def do_GET(self):
+        parts = urlsplit(self.path)
+        q = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        if parts.path == "/wrong":
+            return self.answer(200, "hello " + q.get("hub.challenge", ""))
+        if q.get("hub.mode") == "subscribe" and q.get("hub.verify_token") == "good-token":
+            return self.answer(200, q["hub.challenge"])
+        self.answer(403, "bad verify token")
+    def log_message(self, *args):
+        pass
+srv = http.server.HTTPServer(("127.0.0.1", 0), H)
+with open(os.path.join(out, "port.tmp"), "w") as f:
+    f.write(str(srv.server_port))
+os.replace(os.path.join(out, "port.tmp"), os.path.join(out, "port"))
+srv.serve_forever()
+PY
+mkdir "$TMP/rcv"
+"${PYTHON:-python3}" "$TMP/receiver.py" "$TMP/rcv" &
+PIDS+=($!)
+for _ in $(seq 100); do [ -s "$TMP/rcv/port" ] && break; sleep 0.05; done
+R="http://127.0.0.1:$(cat "$TMP/rcv/port")"
+start_fake hook --leads-per-form 5 --meta-webhook-url "$R/hook?src=fake" --meta-app-secret s3cret --meta-verify-token good-token
+H="http://127.0.0.1:$PORT_hook"
+HM="$H/meta/v25.0"
+"${C[@]}" "$H/_control/data" >"$TMP/hdata.json"
+ctl() { "${C[@]}" -H 'Content-Type: application/json' -d "$2" "$H/_control/meta/$1"; }
+# sig_ok N SECRET: post N carries sha256=HMAC(SECRET, exact body)
+sig_ok() {
+  local want got
+  want=$(openssl dgst -sha256 -hmac "$2" -r "$TMP/rcv/post.$1.body" | cut -d' ' -f1)
+  got=$(jq -r '."x-hub-signature-256" // ""' "$TMP/rcv/post.$1.headers")
+  [ "$got" = "sha256=$want" ]
+}
+NOW_REAL=$(date +%s)
+ctl leads '{"count":3}' >"$TMP/new.json"
+is "$(jq -c '[(.leads|length), .webhook.status, .webhook.body, .webhook.error]' "$TMP/new.json")" '[3,200,"EVENT_RECEIVED",null]' "new leads: 3 made, webhook answered 200"
+FIRST_ACTIVE=$(jq -r '[.meta.forms[] | select(.status=="ACTIVE")][0].id' "$TMP/hdata.json")
+is "$(jq -r '[.leads[].form_id] | unique | join(",")' "$TMP/new.json")" "$FIRST_ACTIVE" "new leads: on the first ACTIVE form by default"
+NEW_IDS=$(jq -c '[.leads[].id]' "$TMP/new.json")
+is "$(jq -r --argjson old "$(jq '[.meta.leads[].id]' "$TMP/hdata.json")" '[.leads[].id | select(test("^[0-9]{16}$")) | select(. as $i | $old | index($i) | not)] | unique | length' "$TMP/new.json")" 3 "new leads: unique new 16-digit ids"
+CT=$(jq -r '.leads[0].created_time' "$TMP/new.json")
+check "new leads: created_time is the real now ($CT)" test "$(( $(date -u -d "${CT/+0000/Z}" +%s) - NOW_REAL ))" -ge -2 -a "$(( $(date -u -d "${CT/+0000/Z}" +%s) - NOW_REAL ))" -le 5
+NEW1=$(jq -r '.leads[0].id' "$TMP/new.json")
+is "$("${C[@]}" "$HM/$NEW1?fields=id,created_time,field_data,form_id&access_token=$TOK" | jq -c .)" \
+   "$(jq -c '.leads[0] | {created_time, id, form_id, field_data}' "$TMP/new.json")" "new lead: served by GET /{leadgen_id}"
+"${C[@]}" "$H/_control/data" >"$TMP/hdata2.json"
+is "$(jq -c --argjson ids "$NEW_IDS" '[.meta.leads[] | select(.id as $i | $ids | index($i)) | .phone_key | length]' "$TMP/hdata2.json")" '[10,10,10]' "new leads: in /_control/data with valid phones"
+is "$(jq -r --arg f "$FIRST_ACTIVE" '.meta.forms[] | select(.id==$f) | .leads_count' "$TMP/hdata2.json")" 8 "new leads: the form's leads_count grows"
+is "$(meta_walk "$HM/$FIRST_ACTIVE/leads?fields=id&access_token=$TOK" | jq -s -c '[.[].data[].id] | .[:3] | sort')" \
+   "$(echo "$NEW_IDS" | jq -c sort)" "new leads: listed first (newest) by the form's /leads"
+is "$(ls "$TMP"/rcv/post.*.body | wc -l | tr -d ' ')" 1 "webhook: one POST for the batch"
+is "$(jq -r '.path + " " + ."content-type"' "$TMP/rcv/post.1.headers")" "/hook?src=fake application/json" "webhook: to the URL's path and query, application/json"
+check "webhook: X-Hub-Signature-256 is the HMAC-SHA256 of the raw body" sig_ok 1 s3cret
+is "$(jq -c --arg p "$(jq -r .meta.page_id "$TMP/hdata.json")" '[.object, (.entry|length), .entry[0].id == $p, (.entry[0].time|type),
+       (.entry[0].changes | map(.field) | unique), (.entry[0].changes | map(.value.page_id == $p and (.value.created_time|type) == "number") | all)]' "$TMP/rcv/post.1.body")" \
+   '["page",1,true,"number",["leadgen"],true]' "webhook: page object, one entry, leadgen changes"
+is "$(jq -c '[.entry[0].changes[].value.leadgen_id]' "$TMP/rcv/post.1.body")" "$NEW_IDS" "webhook: one change per new lead"
+SECOND=$(jq -r '[.meta.forms[] | select(.status=="ACTIVE")][1].id' "$TMP/hdata.json")
+ctl leads "{\"form_id\":\"$SECOND\",\"phone\":\"+91 99887 76655\",\"full_name\":\"Asha Rao\"}" >"$TMP/new2.json"
+is "$(jq -c '[.leads[0].form_id, ([.leads[0].field_data[].values[0]] | index("+91 99887 76655") != null)]' "$TMP/new2.json")" "[\"$SECOND\",true]" "new lead: form_id and phone as given"
+is "$(jq -r '.leads[0].field_data[] | select(.name=="first_name" or .name=="last_name") | .values[0]' "$TMP/new2.json" | paste -sd' ')" "Asha Rao" "new lead: full_name split into first/last on that form"
+check "new lead: its webhook is signed too" sig_ok 2 s3cret
+ARCH_H=$(jq -r '.meta.forms[] | select(.status=="ARCHIVED") | .id' "$TMP/hdata.json")
+is "$("${C[@]}" -o /dev/null -w '%{http_code}' -d "{\"form_id\":\"$ARCH_H\"}" "$H/_control/meta/leads")" 400 "new leads: an ARCHIVED form is refused"
+is "$("${C[@]}" -o /dev/null -w '%{http_code}' -d '{"webhook_url":"http://10.0.0.1/hook"}' "$H/_control/meta/leads")" 400 "new leads: a non-loopback webhook_url is refused"
+OLD=$(jq -r '.meta.leads[0].id' "$TMP/hdata.json")
+ctl webhook "{\"leadgen_ids\":[\"$OLD\",\"$NEW1\"]}" >"$TMP/replay.json"
+is "$(jq -c '[[.leads[].id], .webhook.status]' "$TMP/replay.json")" "[[\"$OLD\",\"$NEW1\"],200]" "replay: the given leads, answered 200"
+check "replay: signed" sig_ok 3 s3cret
+is "$(jq -c '[.entry[0].changes[].value.leadgen_id]' "$TMP/rcv/post.3.body")" "[\"$OLD\",\"$NEW1\"]" "replay: one change per id"
+ctl webhook "{\"leadgen_ids\":[\"$OLD\"],\"sign\":false}" >/dev/null
+is "$(jq -r '."x-hub-signature-256" // "none"' "$TMP/rcv/post.4.headers")" none "replay: sign false sends no signature"
+ctl webhook "{\"leadgen_ids\":[\"$OLD\"],\"secret\":\"other\"}" >/dev/null
+check "replay: secret override signs with that secret" sig_ok 5 other
+is "$("${C[@]}" -o /dev/null -w '%{http_code}' -d '{"leadgen_ids":["123"]}' "$H/_control/meta/webhook")" 400 "replay: an unknown id is refused"
+is "$(ctl webhook "{\"leadgen_ids\":[\"$OLD\"],\"webhook_url\":\"http://127.0.0.1:1/nothing\"}" | jq -c '[.webhook.status, (.webhook.error != null)]')" '[null,true]' "replay: a refused connection is reported"
+is "$(ctl subscribe '{}' | jq -c '[.status, .verified]')" '[200,true]' "subscribe: verified by an echoing receiver"
+is "$(ctl subscribe '{"verify_token":"bad"}' | jq -c '[.status, .verified]')" '[403,false]' "subscribe: a wrong verify token is not verified"
+is "$(ctl subscribe "{\"webhook_url\":\"$R/wrong\"}" | jq -c '[.status, .verified]')" '[200,false]' "subscribe: a receiver not echoing the challenge is not verified"
+is "$("${C[@]}" "$H/_control/requests" | jq -c '[.requests[].path | sub("/[0-9]{16}"; "/N")]')" '["/meta/v25.0/N","/meta/v25.0/N/leads"]' "control calls are not logged (only the two Graph GETs)"
+start_fake nohook --leads-per-form 1
+is "$("${C[@]}" -d '{}' "http://127.0.0.1:$PORT_nohook/_control/meta/leads" | jq -c '[(.leads|length), .webhook]')" '[1,null]' "new leads without a webhook URL: webhook null"
+kill "$PID_hook" "$PID_nohook"
+"${PYTHON:-python3}" "$FAKE" --port 0 --meta-webhook-url http://example.com/hook >/dev/null 2>"$TMP/refused.err"
+is "$? $(grep -c refused "$TMP/refused.err")" "2 1" "a non-loopback --meta-webhook-url is refused at startup"
+"${PYTHON:-python3}" "$FAKE" --port 0 --meta-webhook-url https://127.0.0.1/hook >/dev/null 2>&1
+is "$?" 2 "an https --meta-webhook-url is refused at startup"
 
 echo "1..$N"
 [ "$FAILED" -eq 0 ] || { echo "# $FAILED of $N checks failed"; exit 1; }
