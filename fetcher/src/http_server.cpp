@@ -66,6 +66,7 @@ struct Callbacks {
       if (exchange == nullptr) {  // the headers
         exchange = new HttpServer::Exchange();
         *state = exchange;
+        ++server.in_flight_;  // until completed(): its body may still be arriving
         Request& request = exchange->request;
         request.method = method;
         request.path = url;
@@ -90,24 +91,24 @@ struct Callbacks {
         return MHD_YES;
       }
       if (exchange->too_large) return static_cast<enum MHD_Result>(server.answer(connection, *exchange, error_response(413, "body too large")));
-      ++server.in_flight_;
       Response response;
       try {
         response = server.handler_(exchange->request);
       } catch (const std::exception&) {
         response = error_response(500, "internal error");
       }
-      const auto queued = static_cast<enum MHD_Result>(server.answer(connection, *exchange, response));
-      --server.in_flight_;
-      return queued;
+      return static_cast<enum MHD_Result>(server.answer(connection, *exchange, response));
     } catch (const std::exception&) {  // nothing may unwind into libmicrohttpd
       return MHD_NO;
     }
   }
 
-  static void completed(void*, MHD_Connection*, void** state, enum MHD_RequestTerminationCode) {
+  // After the answer is sent, or the connection is cut or timed out.
+  static void completed(void* self, MHD_Connection*, void** state, enum MHD_RequestTerminationCode) {
+    if (*state == nullptr) return;
     delete static_cast<HttpServer::Exchange*>(*state);
     *state = nullptr;
+    --static_cast<HttpServer*>(self)->in_flight_;
   }
 };
 

@@ -54,7 +54,8 @@ class HttpServer {
   int port() const { return port_; }
   // Stops accepting connections; those open are served on.
   void stop_accepting();
-  // Waits until no request is being handled, at most `seconds`; false when some still are.
+  // Waits until no request is being read, handled or answered, at most `seconds`; false
+  // when some still are.
   bool wait_idle(double seconds) const;
 
   struct Exchange;  // one request being read or answered (http_server.cpp)
