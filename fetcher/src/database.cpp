@@ -53,6 +53,7 @@ void Database::connect() {
   const char* keywords[] = {"dbname", "fallback_application_name", nullptr};
   const char* values[] = {conninfo_.empty() ? nullptr : conninfo_.c_str(), "leadsync-fetch", nullptr};
   connection_.reset(PQconnectdbParams(keywords, values, 1));
+  prepared_.clear();
   if (connection_ == nullptr) throw std::bad_alloc();
   // The server's notices and warnings (a trigger's RAISE WARNING, the FATAL that ends a
   // terminated session) go to the progress log, redacted and prefixed like every line,
@@ -128,9 +129,21 @@ bool Database::send(const std::string& sql_template, const std::vector<std::stri
   for (std::size_t at; (at = sql.find("@.")) != std::string::npos;) sql.replace(at, 1, schema);
   std::vector<const char*> values;
   for (const std::string& parameter : parameters) values.push_back(parameter.c_str());
-  if (PQsendQueryParams(connection_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
-                        nullptr, nullptr, 0) == 1)
-    return true;
+  const int count = static_cast<int>(values.size());
+  auto statement = prepared_.find(sql);
+  if (statement == prepared_.end()) {
+    const std::string name = "leadsync_" + std::to_string(prepared_.size() + 1);
+    Result prepared(PQprepare(connection_.get(), name.c_str(), sql.c_str(), count, nullptr), PQclear);
+    if (PQresultStatus(prepared.get()) == PGRES_COMMAND_OK) statement = prepared_.emplace(sql, name).first;
+    // Otherwise sent unprepared below: its error (a missing function, a lost connection)
+    // then comes back as the statement's own, with its SQLSTATE.
+  }
+  const int sent = statement != prepared_.end()
+                       ? PQsendQueryPrepared(connection_.get(), statement->second.c_str(), count, values.data(),
+                                             nullptr, nullptr, 0)
+                       : PQsendQueryParams(connection_.get(), sql.c_str(), count, nullptr, values.data(), nullptr,
+                                           nullptr, 0);
+  if (sent == 1) return true;
   problem = one_line(PQerrorMessage(connection_.get()));
   return false;
 }

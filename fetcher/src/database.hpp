@@ -1,6 +1,7 @@
 // The fetcher's side of PostgreSQL (libpq): ingest pages, keep the sync window.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -95,6 +96,9 @@ class Database : public PageSink {
   RetryPolicy retry_;
   ProgressLog log_;
   std::unique_ptr<pg_conn, void (*)(pg_conn*)> connection_;
+  // The statements prepared on this connection: SQL text -> statement name. Each is
+  // parsed and planned once per connection, not once per call (a webhook is one call).
+  std::map<std::string, std::string> prepared_;
   std::optional<Page> in_flight_;
 };
 
