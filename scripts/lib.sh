@@ -10,7 +10,7 @@ LEADSYNC_PACKAGES=(
   postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap postgresql-15-cron
   libtap-parser-sourcehandler-pgtap-perl
   libgtest-dev nlohmann-json3-dev libpq-dev libcurl4-openssl-dev libssl-dev libmicrohttpd-dev
-  python3 curl jq time bsdutils openssl
+  python3 curl jq time bsdutils openssl wrk
   clang-14 libclang-rt-14-dev valgrind
 )
 

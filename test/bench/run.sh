@@ -9,8 +9,8 @@
 # --quick: small sizes and fewer repetitions, for CI; figures are printed but no target
 # is asserted (exit 0 unless a benchmark fails). --samples: every sample behind the
 # medians, one KEY<TAB>VALUE line each (to see the spread). --only: comma-separated subset of
-# normalize,pgbench,batch,scaling,concurrency,fetch,instructions.
-# Needs: the extension built and installed, pgbench, python3, /usr/bin/time, valgrind and
+# normalize,pgbench,batch,scaling,concurrency,fetch,webhooks,instructions.
+# Needs: the extension built and installed, pgbench, python3, /usr/bin/time, valgrind, wrk and
 # leadsync-fetch (LEADSYNC_FETCH, else $LEADSYNC_BUILD_DIR/fetcher/leadsync-fetch).
 # To measure a build that is NOT installed (a change under review), set
 # LEADSYNC_BENCH_MODULE=/path/to/leadsync.so (and LEADSYNC_BENCH_SQL=/path/to/leadsync.sql,
@@ -22,7 +22,7 @@ BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 MODE=full
 OUTPUT=""
 SAMPLES=""
-ONLY="normalize,pgbench,batch,scaling,concurrency,fetch,instructions"
+ONLY="normalize,pgbench,batch,scaling,concurrency,fetch,webhooks,instructions"
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) MODE=quick ;;
@@ -32,7 +32,7 @@ while [ $# -gt 0 ]; do
     --samples=*) SAMPLES=${1#--samples=} ;;
     --only) ONLY=${2:?--only needs a list}; shift ;;
     --only=*) ONLY=${1#--only=} ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -41,6 +41,8 @@ done
 export LEADSYNC_PGPORT=${LEADSYNC_PGPORT:-54600}
 # shellcheck source=scripts/lib.sh
 source "$BENCH_DIR/../../scripts/lib.sh"
+# shellcheck source=test/bench/lib/webhooks.sh
+source "$BENCH_DIR/lib/webhooks.sh"
 FETCH=${LEADSYNC_FETCH:-$LEADSYNC_BUILD_DIR/fetcher/leadsync-fetch}
 
 # ---------------------------------------------------------------------------
@@ -53,6 +55,7 @@ if [ "$MODE" = quick ]; then
   BATCH_LEADS=10000 SCALE_SMALL=5000 SCALE_BIG=50000
   WRITERS=4 WRITER_BATCHES=4 WRITER_BATCH_LEADS=250
   FETCH_BIG_PER_FORM=1000 FETCH_SMALL_PER_FORM=200
+  WH_LEADS=2000 WH_RATE_SECONDS=5 WH_META_RATE=100 WH_META_SECONDS=5 WH_RSS_SMALL=1000 WH_RSS_BIG=5000
   INSTRUCTION_CALLS=100
 else
   PHONE_ROWS=1000000 ROUNDS_FAST=5 ROUNDS_SLOW=3
@@ -60,6 +63,7 @@ else
   BATCH_LEADS=100000 SCALE_SMALL=100000 SCALE_BIG=1000000
   WRITERS=4 WRITER_BATCHES=25 WRITER_BATCH_LEADS=1000
   FETCH_BIG_PER_FORM=33334 FETCH_SMALL_PER_FORM=3334   # 3 ACTIVE forms: 100k and 10k leads
+  WH_LEADS=20000 WH_RATE_SECONDS=30 WH_META_RATE=100 WH_META_SECONDS=60 WH_RSS_SMALL=10000 WH_RSS_BIG=100000
   INSTRUCTION_CALLS=3000
 fi
 
@@ -77,6 +81,7 @@ cleanup() {
     echo "run.sh: failed; the samples taken so far:" >&2
     cat "$RESULTS" >&2
   fi
+  wh_cleanup
   if [ -n "$FAKE_PID" ]; then kill "$FAKE_PID" 2>/dev/null || true; wait "$FAKE_PID" 2>/dev/null || true; fi
   if [ "$OWN_CLUSTER" = 1 ]; then
     stop_cluster
@@ -465,7 +470,7 @@ bench_instructions() {
 }
 
 started_all=$(now_ms)
-for b in normalize pgbench batch scaling concurrency fetch instructions; do
+for b in normalize pgbench batch scaling concurrency fetch webhooks instructions; do
   if wanted $b; then "bench_$b"; fi
 done
 elapsed=$((($(now_ms) - started_all) / 1000))
@@ -478,7 +483,9 @@ elapsed=$((($(now_ms) - started_all) / 1000))
     --scale-small "$SCALE_SMALL" --scale-big "$SCALE_BIG" --writers "$WRITERS" \
     --writer-leads "$((WRITERS * WRITER_BATCHES * WRITER_BATCH_LEADS))" --writer-batch "$WRITER_BATCH_LEADS" \
     --pgbench-tx "$PGBENCH_TX" --fetch-big "$((3 * FETCH_BIG_PER_FORM))" --fetch-small "$((3 * FETCH_SMALL_PER_FORM))" \
-    --seed-leads "$SEED_LEADS" --instr-calls "$INSTRUCTION_CALLS" "$RESULTS"
+    --seed-leads "$SEED_LEADS" --instr-calls "$INSTRUCTION_CALLS" \
+    --wh-leads "$WH_LEADS" --wh-rate-seconds "$WH_RATE_SECONDS" --wh-meta-rate "$WH_META_RATE" \
+    --wh-meta-seconds "$WH_META_SECONDS" --wh-rss-small "$WH_RSS_SMALL" --wh-rss-big "$WH_RSS_BIG" "$RESULTS"
 } >"$WORK/report.md"
 cat "$WORK/report.md"
 if [ -n "$OUTPUT" ]; then cp "$WORK/report.md" "$OUTPUT"; fi

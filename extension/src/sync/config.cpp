@@ -86,15 +86,16 @@ bool split_listen(const std::string& text, std::string& host, int& port) {
 
 void load_webhook_config(const Settings& settings, FetchConfig& config) {
   WebhookConfig& webhook = config.webhook;
+  const WebhookConfig defaults;  // the one place each default is written
   const std::string listen = settings.optional("LEADSYNC_LISTEN", "127.0.0.1:8080");
   if (!split_listen(listen, webhook.listen_host, webhook.listen_port))
     settings.complain("LEADSYNC_LISTEN=" + listen + " is not HOST:PORT (such as 127.0.0.1:8080 or [::1]:8080)");
   webhook.max_body_bytes =
-      static_cast<std::size_t>(settings.number("LEADSYNC_WEBHOOK_MAX_BODY_BYTES", 1 << 20, 1024, 64 << 20));
-  webhook.max_connections = static_cast<unsigned>(settings.number("LEADSYNC_WEBHOOK_MAX_CONNECTIONS", 128, 1, 10000));
-  webhook.db_connections = static_cast<unsigned>(settings.number("LEADSYNC_WEBHOOK_DB_CONNECTIONS", 4, 1, 100));
-  webhook.resolvers = static_cast<unsigned>(settings.number("LEADSYNC_WEBHOOK_RESOLVERS", 4, 1, 100));
-  webhook.request_timeout_seconds = settings.number("LEADSYNC_WEBHOOK_REQUEST_TIMEOUT_SECONDS", 30, 1, 3600);
+      static_cast<std::size_t>(settings.number("LEADSYNC_WEBHOOK_MAX_BODY_BYTES", defaults.max_body_bytes, 1024, 64 << 20));
+  webhook.max_connections = static_cast<unsigned>(settings.number("LEADSYNC_WEBHOOK_MAX_CONNECTIONS", defaults.max_connections, 1, 10000));
+  webhook.db_connections = static_cast<unsigned>(settings.number("LEADSYNC_WEBHOOK_DB_CONNECTIONS", defaults.db_connections, 1, 100));
+  webhook.resolvers = static_cast<unsigned>(settings.number("LEADSYNC_WEBHOOK_RESOLVERS", defaults.resolvers, 1, 100));
+  webhook.request_timeout_seconds = settings.number("LEADSYNC_WEBHOOK_REQUEST_TIMEOUT_SECONDS", defaults.request_timeout_seconds, 1, 3600);
   webhook.meta_app_secret = settings.optional("META_APP_SECRET");
   webhook.meta_verify_token = settings.optional("META_WEBHOOK_VERIFY_TOKEN");
   webhook.google_key = settings.optional("GOOGLE_ADS_WEBHOOK_KEY");

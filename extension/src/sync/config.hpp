@@ -21,7 +21,7 @@ struct WebhookConfig {
   std::size_t max_body_bytes = 1 << 20;
   unsigned max_connections = 128;
   unsigned db_connections = 4;     // concurrent database sessions answering webhooks
-  unsigned resolvers = 4;          // Meta notifications resolved at once (Graph fetch, ingest)
+  unsigned resolvers = 8;          // Meta notifications resolved at once (Graph fetch, ingest)
   double request_timeout_seconds = 30;
   std::string meta_app_secret;     // X-Hub-Signature-256; empty: POST /webhooks/meta is off
   std::string meta_verify_token;   // the subscription handshake; empty: refused

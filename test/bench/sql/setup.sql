@@ -82,6 +82,8 @@ CREATE TABLE leadsync_bench.writer_batches (
     writer int, seq int, source_type text NOT NULL, payloads jsonb NOT NULL, PRIMARY KEY (writer, seq));
 CREATE TABLE leadsync_bench.extracted_meta (
     phone text, full_name text, external_id text, payload jsonb, created_at timestamptz);
+-- The lead numbers of baselines/webhook_ingest_lead.pgbench.
+CREATE SEQUENCE leadsync_bench.webhook_lead_seq;
 -- Leads already in the database before a run: another phone range than any benchmark's.
 CREATE TABLE leadsync_bench.seed_leads (LIKE public.leads_master);
 CREATE TABLE leadsync_bench.seed_history (LIKE public.lead_sources_history);
@@ -118,7 +120,8 @@ SELECT public.ensure_source('Meta', 'meta_form'), public.ensure_source('Knowlari
 CREATE PROCEDURE leadsync_bench.reset(seeded boolean)
     LANGUAGE plpgsql AS $$
 BEGIN
-    TRUNCATE public.lead_sources_history, public.lead_rejects, public.leads_master, leadsync_baseline.bare_leads;
+    TRUNCATE public.lead_sources_history, public.lead_rejects, public.leads_master, public.webhook_inbox,
+             leadsync_baseline.bare_leads;
     UPDATE public.sources SET total_leads_count = 0, todays_leads_count = 0, todays_count_date = NULL;
     IF seeded THEN
         INSERT INTO public.leads_master SELECT * FROM leadsync_bench.seed_leads;
