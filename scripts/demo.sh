@@ -20,8 +20,10 @@ psql -q -X -d leadsync_demo -c "CREATE EXTENSION leadsync" \
 # The bundled fake Meta, Knowlarity and Google Ads server plays the platforms' APIs on
 # loopback, with leads spread over the last 48 hours and phones shared between them.
 log "starting the fake platform server (test/fake_platforms)"
+export META_APP_SECRET=demo-app-secret META_WEBHOOK_VERIFY_TOKEN=demo-verify-token GOOGLE_ADS_WEBHOOK_KEY=demo-google-key
 python3 "$LEADSYNC_ROOT/test/fake_platforms/fake_platforms.py" --port 0 \
-  --port-file "$LEADSYNC_CLUSTER_DIR/fake.port" --max-lifetime 600 &
+  --port-file "$LEADSYNC_CLUSTER_DIR/fake.port" --max-lifetime 600 \
+  --meta-app-secret "$META_APP_SECRET" --meta-verify-token "$META_WEBHOOK_VERIFY_TOKEN" &
 fake_pid=$!
 trap 'kill $fake_pid 2>/dev/null; stop_cluster' EXIT
 for _ in $(seq 50); do [ -s "$LEADSYNC_CLUSTER_DIR/fake.port" ] && break; sleep 0.1; done
@@ -36,9 +38,11 @@ export GOOGLE_OAUTH_CLIENT_SECRET=demo-secret GOOGLE_OAUTH_REFRESH_TOKEN=g-refre
 
 fetch=$LEADSYNC_BUILD_DIR/fetcher/leadsync-fetch
 
-# Real time first: leadsync-fetch serve receives a Meta webhook (the lead's id, signed)
-# and a Google Ads lead form webhook, and stores each before it answers 200.
-log "leadsync-fetch serve: a lead arriving by webhook"
+# Real time first: leadsync-fetch serve answers the fake Meta's subscription handshake,
+# then a customer submits a Meta lead form: the fake Meta announces it by a signed
+# webhook (only the lead's id), and the server reads the lead from Graph. A Google Ads
+# lead form webhook carries the lead itself. Each is stored before the answer is 200.
+log "leadsync-fetch serve: leads arriving by webhook"
 as_user=()
 serve_binary=$fetch
 if [ "$(id -u)" = 0 ]; then  # it refuses root; nobody may not reach the build tree
@@ -46,22 +50,22 @@ if [ "$(id -u)" = 0 ]; then  # it refuses root; nobody may not reach the build t
   install -m 755 "$fetch" "$serve_binary"
   as_user=(setpriv --reuid=nobody --regid=nogroup --clear-groups --)
 fi
-export META_APP_SECRET=demo-app-secret GOOGLE_ADS_WEBHOOK_KEY=demo-google-key
 "${as_user[@]}" env LEADSYNC_LISTEN=127.0.0.1:0 "$serve_binary" serve 2>"$LEADSYNC_CLUSTER_DIR/serve.log" &
 serve_pid=$!
 trap 'kill $fake_pid $serve_pid 2>/dev/null; stop_cluster' EXIT
 for _ in $(seq 100); do grep -q 'listening on' "$LEADSYNC_CLUSTER_DIR/serve.log" && break; sleep 0.05; done
 serve="http://$(sed -n 's/.*listening on \([0-9.:]*\).*/\1/p' "$LEADSYNC_CLUSTER_DIR/serve.log")"
-lead_id=$(curl -sS "$fake/_control/data" | jq -r '.meta.leads | map(select(.bad == null and .form_status == "ACTIVE"))[0].id')
-body=$(jq -cn --arg id "$lead_id" '{object: "page", entry: [{id: "111222333444555", time: 1700000000,
-  changes: [{field: "leadgen", value: {leadgen_id: $id, page_id: "111222333444555"}}]}]}')
-signature=sha256=$(printf '%s' "$body" | openssl dgst -sha256 -hmac "$META_APP_SECRET" -r | cut -d' ' -f1)
-printf 'POST /webhooks/meta (lead %s): ' "$lead_id"
-curl -sS -H 'Content-Type: application/json' -H "X-Hub-Signature-256: $signature" -d "$body" "$serve/webhooks/meta"
-printf 'POST /webhooks/google: '
+meta_says() { curl -sS -H 'Content-Type: application/json' -d "$2" "$fake/_control/meta/$1"; }
+printf 'Meta verifies the callback URL (GET /webhooks/meta): '
+meta_says subscribe "{\"webhook_url\": \"$serve/webhooks/meta\"}" | jq -c '{status, verified}'
+printf 'A customer submits a Meta lead form; Meta POSTs /webhooks/meta: '
+meta_says leads "{\"webhook_url\": \"$serve/webhooks/meta\", \"phone\": \"+91 98450 00002\", \"full_name\": \"Ravi Kumar\"}" |
+  jq -c '.webhook | {status, answer: (.body | fromjson)}'
+printf 'Google Ads POSTs /webhooks/google: '
 curl -sS -H 'Content-Type: application/json' "$serve/webhooks/google" -d '{"lead_id": "demo-webhook-1",
   "google_key": "demo-google-key", "user_column_data": [{"column_id": "FULL_NAME", "string_value": "Asha Rao"},
   {"column_id": "PHONE_NUMBER", "string_value": "+91 98450 00001"}]}'
+echo
 for _ in $(seq 100); do
   [ "$(psql -X -A -t -d leadsync_demo -c "SELECT count(*) FROM webhook_inbox WHERE resolved_at IS NULL")" = 0 ] && break
   sleep 0.05
