@@ -3,9 +3,9 @@
 # throwaway PostgreSQL with leadsync and the bundled fake platform server, receives a
 # Meta and a Google webhook with leadsync-fetch serve, runs leadsync-fetch for Meta,
 # Knowlarity and Google Ads through the real HTTP path, and
-# prints each run's summary, `leadsync-fetch status`, the leads several platforms sent
-# and the rejects. LEADSYNC_KEEP_CLUSTER=1 leaves PostgreSQL running afterwards so you
-# can look around with psql.
+# prints each run's summary, `leadsync-fetch status` and `history`, the leads several
+# platforms sent, how late each hour's leads arrived, and the rejects.
+# LEADSYNC_KEEP_CLUSTER=1 leaves PostgreSQL running afterwards to look around with psql.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -89,6 +89,8 @@ log "leadsync-fetch meta, again: it starts where the last run ended, minus 10 mi
 "$fetch" meta
 log "leadsync-fetch status"
 "$fetch" status
+log "leadsync-fetch history: the runs of every path (the webhook's Graph reads, the fetches)"
+"$fetch" history --limit 8
 
 psql -X -v ON_ERROR_STOP=1 -d leadsync_demo <<'SQL'
 \pset footer off
@@ -100,6 +102,11 @@ SELECT l.phone_number_normalized AS phone, l.full_name,
   JOIN lead_sources_history h ON h.lead_id = l.id
   JOIN sources s ON s.id = h.source_id
  GROUP BY l.id HAVING count(*) > 1 ORDER BY l.id LIMIT 10;
+
+\echo 'How late leads arrived (lead_arrival_delays), the last hours of leadsync.timezone:'
+SELECT source_type, hour, leads, date_trunc('second', median_delay) AS median,
+       date_trunc('second', p95_delay) AS p95, date_trunc('second', max_delay) AS max
+  FROM lead_arrival_delays ORDER BY hour DESC, source_type LIMIT 6;
 
 \echo 'Rejected payloads:'
 SELECT s.display_name AS "Source", r.reason FROM lead_rejects r JOIN sources s ON s.id = r.source_id ORDER BY r.id;

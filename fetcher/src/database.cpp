@@ -208,16 +208,20 @@ std::vector<InboxItem> Database::inbox_claim(const std::string& source_type, int
   return items;
 }
 
-std::optional<IngestCounts> Database::inbox_resolve(const std::string& id, const std::string& lead_json) {
+std::optional<IngestCounts> Database::inbox_resolve(const std::string& id, const std::string& lead_json,
+                                                    const std::string& account, std::int64_t started_at) {
   const std::string what = "inbox row " + id + ": ingest";
-  Rows rows = query("SELECT @.webhook_inbox_resolve($1::bigint, $2::jsonb)", {id, lead_json}, what);
+  Rows rows = query("SELECT @.webhook_inbox_resolve($1::bigint, $2::jsonb, $3, to_timestamp($4::bigint))",
+                    {id, lead_json, account, std::to_string(started_at)}, what);
   if (rows.value(0, 0).empty()) return std::nullopt;
   return counts_of(rows.value(0, 0), what);
 }
 
-void Database::inbox_fail(const std::string& id, const std::string& error, double retry_in_seconds) {
-  query("SELECT @.webhook_inbox_fail($1::bigint, $2, make_interval(secs => $3::float8))",
-        {id, error, std::to_string(retry_in_seconds)}, "inbox row " + id + ": recording the failure");
+void Database::inbox_fail(const std::string& id, const std::string& error, double retry_in_seconds,
+                          const std::string& account, std::int64_t started_at) {
+  query("SELECT @.webhook_inbox_fail($1::bigint, $2, make_interval(secs => $3::float8), $4, to_timestamp($5::bigint))",
+        {id, error, std::to_string(retry_in_seconds), account, std::to_string(started_at)},
+        "inbox row " + id + ": recording the failure");
 }
 
 std::int64_t Database::inbox_pending() {
@@ -227,39 +231,85 @@ std::int64_t Database::inbox_pending() {
 
 void Database::ping() { query("SELECT 1", {}, "health check"); }
 
-std::int64_t Database::window_start(const std::string& source_type, long overlap_seconds,
-                                    long first_lookback_seconds) {
+std::int64_t Database::window_start(const std::string& source_type, const std::string& account,
+                                    long overlap_seconds, long first_lookback_seconds) {
   Rows rows = query(
       "SELECT floor(extract(epoch FROM @.sync_window_start($1, make_interval(secs => $2::int),"
-      " make_interval(secs => $3::int))))::bigint",
-      {source_type, std::to_string(overlap_seconds), std::to_string(first_lookback_seconds)},
-      source_type + ": reading the saved sync window");
+      " make_interval(secs => $3::int), $4)))::bigint",
+      {source_type, std::to_string(overlap_seconds), std::to_string(first_lookback_seconds), account},
+      source_type + " (" + account + "): reading the saved sync window");
   return std::stoll(rows.value(0, 0));
 }
 
-void Database::record_success(const std::string& source_type, const SyncWindow& window,
-                              const std::string& summary_json) {
-  query("SELECT @.record_sync_success($1, to_timestamp($2::bigint), to_timestamp($3::bigint), $4::jsonb)",
-        {source_type, std::to_string(window.since), std::to_string(window.until), summary_json},
-        source_type + ": saving the sync window");
+void Database::record_success(const std::string& source_type, const std::string& account, const SyncWindow& window,
+                              const std::string& summary_json, std::int64_t started_at) {
+  query("SELECT @.record_sync_success($1, to_timestamp($2::bigint), to_timestamp($3::bigint), $4::jsonb, $5,"
+        " 'fetcher', to_timestamp($6::bigint))",
+        {source_type, std::to_string(window.since), std::to_string(window.until), summary_json, account,
+         std::to_string(started_at)},
+        source_type + " (" + account + "): saving the sync window");
 }
 
-void Database::record_failure(const std::string& source_type, const std::string& message) {
+void Database::record_failure(const std::string& source_type, const std::string& account, const std::string& message,
+                              const SyncWindow& window, const std::string& summary_json, std::int64_t started_at) {
   // One attempt: this runs after a failure, often of the database itself.
-  query("SELECT @.record_sync_failure($1, $2)", {source_type, message}, source_type + ": recording the failure", 1);
+  query("SELECT @.record_sync_failure($1, $2, $3, 'fetcher', to_timestamp($4::bigint), to_timestamp($5::bigint),"
+        " to_timestamp($6::bigint), $7::jsonb)",
+        {source_type, message, account, std::to_string(started_at), std::to_string(window.since),
+         std::to_string(window.until), summary_json},
+        source_type + " (" + account + "): recording the failure", 1);
 }
+
+namespace {
+constexpr const char* kTimeFormat = "'YYYY-MM-DD HH24:MI:SS TZ'";
+constexpr const char* kStatusSql = "SELECT * FROM @.sync_status()";
+// $1 source type, $2 account (empty: any), $3 how many, newest first.
+constexpr const char* kHistorySql =
+    "SELECT * FROM @.sync_runs WHERE ($1 = '' OR source_type = $1) AND ($2 = '' OR account = $2)"
+    " ORDER BY finished_at DESC, id DESC LIMIT $3::int";
+}  // namespace
 
 std::vector<SourceStatus> Database::status() {
-  Rows rows = query(
-      "SELECT display_name, source_type, total_leads_count, todays_leads_count,"
-      " to_char(synced_until, 'YYYY-MM-DD HH24:MI:SS TZ'), to_char(last_success_at, 'YYYY-MM-DD HH24:MI:SS TZ'),"
-      " last_error, to_char(last_error_at, 'YYYY-MM-DD HH24:MI:SS TZ') FROM @.sync_status()",
-      {}, "status");
+  Rows rows = query(std::string("SELECT display_name, source_type, account, total_leads_count, todays_leads_count,"
+                                " to_char(synced_until, ") + kTimeFormat + "), to_char(last_success_at, " +
+                        kTimeFormat + "), last_error, to_char(last_error_at, " + kTimeFormat + ") FROM (" +
+                        kStatusSql + ") AS s",
+                    {}, "status");
   std::vector<SourceStatus> statuses;
   for (int row = 0; row < rows.count(); ++row)
     statuses.push_back({rows.value(row, 0), rows.value(row, 1), rows.value(row, 2), rows.value(row, 3),
-                        rows.value(row, 4), rows.value(row, 5), rows.value(row, 6), rows.value(row, 7)});
+                        rows.value(row, 4), rows.value(row, 5), rows.value(row, 6), rows.value(row, 7),
+                        rows.value(row, 8)});
   return statuses;
+}
+
+std::vector<SyncRun> Database::history(const HistoryQuery& history) {
+  Rows rows = query(std::string("SELECT to_char(finished_at, ") + kTimeFormat +
+                        "), source_type, account, path, to_char(since, " + kTimeFormat + "), to_char(until, " +
+                        kTimeFormat + "), pages, fetched, inserted_new, duplicate_same_source, cross_source_history,"
+                        " rejected, error FROM (" + kHistorySql + ") AS r ORDER BY finished_at DESC, id DESC",
+                    {history.source_type, history.account, std::to_string(history.limit)}, "history");
+  std::vector<SyncRun> runs;
+  for (int row = 0; row < rows.count(); ++row) {
+    SyncRun run;
+    std::string* fields[] = {&run.finished_at, &run.source_type, &run.account, &run.path, &run.since, &run.until,
+                             &run.pages, &run.fetched, &run.inserted_new, &run.duplicate_same_source,
+                             &run.cross_source_history, &run.rejected, &run.error};
+    for (int column = 0; column < 13; ++column) *fields[column] = rows.value(row, column);
+    runs.push_back(std::move(run));
+  }
+  return runs;
+}
+
+std::string Database::status_json() {
+  return query(std::string("SELECT coalesce(json_agg(s), '[]') FROM (") + kStatusSql + ") AS s", {}, "status")
+      .value(0, 0);
+}
+
+std::string Database::history_json(const HistoryQuery& history) {
+  return query(std::string("SELECT coalesce(json_agg(r), '[]') FROM (") + kHistorySql + ") AS r",
+               {history.source_type, history.account, std::to_string(history.limit)}, "history")
+      .value(0, 0);
 }
 
 }  // namespace leadsync::sync

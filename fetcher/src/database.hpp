@@ -15,7 +15,20 @@ struct pg_conn;
 namespace leadsync::sync {
 
 struct SourceStatus {
-  std::string display_name, source_type, total, today, synced_until, last_success_at, last_error, last_error_at;
+  std::string display_name, source_type, account, total, today, synced_until, last_success_at, last_error,
+      last_error_at;
+};
+
+// A row of sync_runs, as text.
+struct SyncRun {
+  std::string finished_at, source_type, account, path, since, until, pages, fetched, inserted_new,
+      duplicate_same_source, cross_source_history, rejected, error;
+};
+
+// Which runs `history` lists: newest first; empty filters match all.
+struct HistoryQuery {
+  std::string source_type, account;
+  int limit = 20;
 };
 
 // A statement the server refused (not a lost connection): its SQLSTATE says why.
@@ -50,20 +63,32 @@ class Database : public PageSink {
   IngestCounts ingest_page(std::string_view source_type, const std::string& payloads_json) override;
   IngestCounts finish() override;
 
-  // Unix seconds where the next window of `source_type` starts.
-  std::int64_t window_start(const std::string& source_type, long overlap_seconds, long first_lookback_seconds);
-  void record_success(const std::string& source_type, const SyncWindow& window, const std::string& summary_json);
-  void record_failure(const std::string& source_type, const std::string& message);
+  // Unix seconds where the next window of an account of `source_type` starts.
+  std::int64_t window_start(const std::string& source_type, const std::string& account, long overlap_seconds,
+                            long first_lookback_seconds);
+  // A run of leadsync-fetch that started at `started_at` (Unix seconds): its window (if
+  // every page was ingested) and its row in sync_runs.
+  void record_success(const std::string& source_type, const std::string& account, const SyncWindow& window,
+                      const std::string& summary_json, std::int64_t started_at);
+  void record_failure(const std::string& source_type, const std::string& account, const std::string& message,
+                      const SyncWindow& window, const std::string& summary_json, std::int64_t started_at);
   std::vector<SourceStatus> status();
+  std::vector<SyncRun> history(const HistoryQuery& query);
+  // The same as JSON arrays of objects, named as the columns of sync_status() / sync_runs.
+  std::string status_json();
+  std::string history_json(const HistoryQuery& query);
 
   // The webhook server's statements, each its own transaction, tried as the retry policy
   // says (the server's is short: a webhook is answered 503 rather than kept waiting).
   IngestCounts ingest_now(const std::string& source_type, const std::string& payloads_json);
   int inbox_add(const std::string& source_type, const std::string& notifications_json);
   std::vector<InboxItem> inbox_claim(const std::string& source_type, int max_items, double lease_seconds);
+  // Each records the attempt as a run of `account` that started at `started_at`.
   // nullopt: the row was resolved already (by another resolver), nothing ingested.
-  std::optional<IngestCounts> inbox_resolve(const std::string& id, const std::string& lead_json);
-  void inbox_fail(const std::string& id, const std::string& error, double retry_in_seconds);
+  std::optional<IngestCounts> inbox_resolve(const std::string& id, const std::string& lead_json,
+                                            const std::string& account, std::int64_t started_at);
+  void inbox_fail(const std::string& id, const std::string& error, double retry_in_seconds,
+                  const std::string& account, std::int64_t started_at);
   std::int64_t inbox_pending();
   void ping();
 

@@ -2,6 +2,8 @@
 // page's raw JSON into ingest_leads. The dedup and counting stay in the database.
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <iostream>
 #include <optional>
@@ -23,17 +25,22 @@ constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
 
 constexpr const char* kUsage = R"(usage:
-  leadsync-fetch meta        [--since T] [--until T] [--form-id ID]... [--dry-run]
-  leadsync-fetch knowlarity  [--since T] [--until T] [--dry-run]
-  leadsync-fetch google      [--since T] [--until T] [--dry-run]
-  leadsync-fetch status
+  leadsync-fetch meta        [--account A] [--since T] [--until T] [--form-id ID]... [--dry-run]
+  leadsync-fetch knowlarity  [--account A] [--since T] [--until T] [--dry-run]
+  leadsync-fetch google      [--account A] [--since T] [--until T] [--dry-run]
+  leadsync-fetch status      [--json]
+  leadsync-fetch history     [--source S] [--account A] [--limit N] [--json]
   leadsync-fetch serve       [--listen HOST:PORT]
 
 Fetches the leads of one platform for a window and ingests each page with
-ingest_leads. Without --since the window starts where the last fully successful
-run ended, minus LEADSYNC_OVERLAP_MINUTES (24 hours back on the first run);
-without --until it ends now. T is a time such as 2026-11-25T10:00:00+05:30
+ingest_leads. Without --since the window starts where the account's last fully
+successful run ended, minus LEADSYNC_OVERLAP_MINUTES (24 hours back on the first
+run); without --until it ends now. T is a time such as 2026-11-25T10:00:00+05:30
 (UTC when it has no offset). --dry-run fetches and counts without ingesting.
+Without --account every account the environment names (META_ACCOUNTS,
+KNOWLARITY_ACCOUNTS, GOOGLE_ADS_ACCOUNTS; else one, "default") is synced in turn,
+one summary line each. status shows each source and account; history the last
+runs (S: meta_form, knowlarity_call, google_ads or another source type).
 serve receives the platforms' webhooks and stores each lead before it answers
 (the README, section Real-time leads); it runs until SIGTERM.
 Configuration comes from environment variables; see the README.
@@ -44,7 +51,10 @@ struct Arguments {
   std::optional<std::int64_t> since, until;
   std::vector<std::string> form_ids;
   bool dry_run = false;
-  std::string listen;  // serve --listen
+  std::string account;  // --account: one account; empty: every configured one
+  std::string listen;   // serve --listen
+  bool json = false;    // status, history --json
+  HistoryQuery history;
 };
 
 // A sink for --dry-run: counts pages, stores nothing.
@@ -65,8 +75,8 @@ std::string parse_arguments(int argc, char** argv, Arguments& arguments) {
   arguments.command = argv[1];
   const bool is_sync = arguments.command == "meta" || arguments.command == "knowlarity" || arguments.command == "google";
   const bool is_serve = arguments.command == "serve";
-  if (!is_sync && !is_serve && arguments.command != "status")
-    return "unknown command \"" + arguments.command + "\"";
+  const bool is_report = arguments.command == "status" || arguments.command == "history";
+  if (!is_sync && !is_serve && !is_report) return "unknown command \"" + arguments.command + "\"";
   for (int i = 2; i < argc; ++i) {
     const std::string option = argv[i];
     auto value = [&]() -> std::optional<std::string> {
@@ -79,6 +89,22 @@ std::string parse_arguments(int argc, char** argv, Arguments& arguments) {
       arguments.listen = *listen;
       continue;
     }
+    if (is_report && option == "--json") {
+      arguments.json = true;
+      continue;
+    }
+    if (arguments.command == "history" && (option == "--source" || option == "--account" || option == "--limit")) {
+      auto text = value();
+      if (!text || text->empty()) return option + " needs a value";
+      if (option == "--source") arguments.history.source_type = *text;
+      if (option == "--account") arguments.history.account = *text;
+      if (option == "--limit") {
+        if (text->size() > 6 || text->find_first_not_of("0123456789") != std::string::npos || std::stoi(*text) < 1)
+          return "--limit needs a number from 1 to 999999";
+        arguments.history.limit = std::stoi(*text);
+      }
+      continue;
+    }
     if (!is_sync) return arguments.command + " takes no option \"" + option + "\"";
     if (option == "--dry-run") {
       arguments.dry_run = true;
@@ -88,6 +114,11 @@ std::string parse_arguments(int argc, char** argv, Arguments& arguments) {
       auto time = parse_cli_time(*text);
       if (!time) return option + ": \"" + *text + "\" is not a time like 2026-11-25T10:00:00+05:30";
       (option == "--since" ? arguments.since : arguments.until) = *time;
+    } else if (option == "--account") {
+      auto account = value();
+      if (!account || !is_account_name(*account))
+        return "--account needs an account name (1 to 63 of a-z, 0-9 and _)";
+      arguments.account = *account;
     } else if (option == "--form-id" && arguments.command == "meta") {
       auto id = value();
       if (!id || id->empty()) return "--form-id needs a form id";
@@ -101,37 +132,60 @@ std::string parse_arguments(int argc, char** argv, Arguments& arguments) {
   return {};
 }
 
-int print_status(Database& database) {
-  const std::vector<SourceStatus> rows = database.status();
-  std::printf("%-12s %-16s %8s %8s  %-24s %s\n", "Source", "Sub Source", "Total", "Today", "Last successful sync",
-              "Last error");
-  for (const SourceStatus& row : rows) {
+const char* or_dash(const std::string& text) { return text.empty() ? "-" : text.c_str(); }
+
+int print_status(Database& database, bool json) {
+  if (json) {
+    std::cout << database.status_json() << std::endl;
+    return kExitOk;
+  }
+  std::printf("%-12s %-16s %-12s %8s %8s  %-24s %s\n", "Source", "Sub Source", "Account", "Total", "Today",
+              "Last successful sync", "Last error");
+  for (const SourceStatus& row : database.status()) {
     std::string error = row.last_error.empty() ? "-" : row.last_error_at + ": " + row.last_error;
-    std::printf("%-12s %-16s %8s %8s  %-24s %s\n", row.display_name.empty() ? "-" : row.display_name.c_str(),
-                row.source_type.c_str(), row.total.empty() ? "0" : row.total.c_str(),
+    std::printf("%-12s %-16s %-12s %8s %8s  %-24s %s\n", or_dash(row.display_name), row.source_type.c_str(),
+                or_dash(row.account), row.total.empty() ? "0" : row.total.c_str(),
                 row.today.empty() ? "0" : row.today.c_str(),
                 row.last_success_at.empty() ? "never" : row.last_success_at.c_str(), error.c_str());
   }
   return kExitOk;
 }
 
-int run(const Arguments& arguments, const FetchConfig& config) {
+int print_history(Database& database, const HistoryQuery& query, bool json) {
+  if (json) {
+    std::cout << database.history_json(query) << std::endl;
+    return kExitOk;
+  }
+  std::printf("%-24s %-16s %-12s %-11s %-49s %5s %7s %6s %6s %6s %6s  %s\n", "Finished", "Sub Source", "Account",
+              "Path", "Window", "Pages", "Fetched", "New", "Same", "Cross", "Reject", "Error");
+  for (const SyncRun& run : database.history(query)) {
+    const std::string window = run.since.empty() ? "-" : run.since + " .. " + run.until;
+    std::printf("%-24s %-16s %-12s %-11s %-49s %5s %7s %6s %6s %6s %6s  %s\n", run.finished_at.c_str(),
+                run.source_type.c_str(), run.account.c_str(), run.path.c_str(), window.c_str(), run.pages.c_str(),
+                run.fetched.c_str(), run.inserted_new.c_str(), run.duplicate_same_source.c_str(),
+                run.cross_source_history.c_str(), run.rejected.c_str(), or_dash(run.error));
+  }
+  return kExitOk;
+}
+
+// Syncs one account: its window, its pages, its record (window and sync_runs row).
+// Returns its exit status; its summary line goes to stdout.
+int sync_account(const Arguments& arguments, const FetchConfig& config, const std::string& account,
+                 Database& database) {
   const bool terminal = isatty(STDERR_FILENO);
-  const std::string program = "leadsync-fetch " + arguments.command + ": ";
+  const std::string program = "leadsync-fetch " + arguments.command +
+                              (account == kDefaultAccount ? std::string() : " [" + account + "]") + ": ";
   auto say = [&](const std::string& line) { std::cerr << program << redact(line, config.secrets) << std::endl; };
   // The platforms' page lines only on a terminal; their retries always.
   auto progress = [&](const std::string& line) {
     if (terminal || line.find("retrying") != std::string::npos) say(line);
   };
-  // Every line of the database's (its retries, the server's warnings) always.
-  Database database(config.database_url, config.schema, config.retry, say);
-  if (arguments.command == "status") return print_status(database);
-
+  const std::int64_t started_at = unix_now();
   const std::string source_type = source_type_of(arguments.command);
   SyncWindow window;
-  window.until = arguments.until.value_or(unix_now());
+  window.until = arguments.until.value_or(started_at);
   window.since = arguments.since ? *arguments.since
-                                 : database.window_start(source_type, config.overlap_seconds,
+                                 : database.window_start(source_type, account, config.overlap_seconds,
                                                          config.first_lookback_seconds);
   std::cerr << program << "window " << format_iso_utc(window.since) << " .. " << format_iso_utc(window.until)
             << (arguments.dry_run ? " (dry run)" : "") << std::endl;
@@ -140,6 +194,7 @@ int run(const Arguments& arguments, const FetchConfig& config) {
   DiscardingSink discard;
   SyncContext context{http, arguments.dry_run ? static_cast<PageSink&>(discard) : database, config.retry, progress, {}};
   context.report.source_type = source_type;
+  context.report.account = account;
   context.report.window = window;
   try {
     if (arguments.command == "meta") {
@@ -160,22 +215,58 @@ int run(const Arguments& arguments, const FetchConfig& config) {
       message = redact(ingest_error.what(), config.secrets) + "; then " + message;
     }
     std::cerr << program << "failed: " << message << std::endl;
+    // The counts of the pages ingested before the failure: those rows are stored.
+    const std::string summary = summary_json(context.report, arguments.dry_run, message);
     if (!arguments.dry_run) {
       try {
-        database.record_failure(source_type, message);
+        database.record_failure(source_type, account, message, window, summary, started_at);
       } catch (const std::exception&) {
         // The database may be the thing that failed; the exit status still says so.
       }
     }
-    // The counts of the pages ingested before the failure: those rows are stored.
-    std::cout << summary_json(context.report, arguments.dry_run, message) << std::endl;
+    std::cout << summary << std::endl;
     return kExitFailed;
   }
-  const SyncReport& report = context.report;
-  const std::string summary = summary_json(report, arguments.dry_run);
-  if (!arguments.dry_run) database.record_success(source_type, window, summary);
+  const std::string summary = summary_json(context.report, arguments.dry_run);
+  if (!arguments.dry_run) database.record_success(source_type, account, window, summary, started_at);
   std::cout << summary << std::endl;
   return kExitOk;
+}
+
+// The configuration of each account to sync (`--account`, else every configured one).
+// Returns false, having said why, when a setting is missing or wrong.
+bool load_accounts(const Arguments& arguments, std::vector<std::pair<std::string, FetchConfig>>& accounts) {
+  const std::string program = "leadsync-fetch " + arguments.command + ": ";
+  std::vector<std::string> invalid;
+  std::vector<std::string> names = configured_accounts(arguments.command, environment_setting, invalid);
+  const bool listed = !(names.size() == 1 && names[0] == kDefaultAccount);
+  if (!arguments.account.empty()) {
+    if (std::find(names.begin(), names.end(), arguments.account) == names.end()) {
+      std::string known;
+      for (const std::string& name : names) known += (known.empty() ? "" : ", ") + name;
+      invalid.push_back("--account " + arguments.account + ": not a configured account (configured: " + known + ")");
+    }
+    names = {arguments.account};
+  }
+  std::vector<std::string> missing;
+  std::vector<std::string> secrets;  // every account's: each account's lines hide them all
+  for (const std::string& name : names) {
+    std::vector<std::string> missing_here;
+    FetchConfig config = load_config(arguments.command, !arguments.form_ids.empty(),
+                                     account_setting(arguments.command, name, environment_setting), missing_here,
+                                     invalid);
+    for (const std::string& setting : missing_here) {
+      std::string upper_name = name;
+      for (char& c : upper_name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      missing.push_back(listed ? setting + "_" + upper_name + " (or " + setting + ")" : setting);
+    }
+    secrets.insert(secrets.end(), config.secrets.begin(), config.secrets.end());
+    accounts.emplace_back(name, std::move(config));
+  }
+  for (auto& account : accounts) account.second.secrets = secrets;
+  for (const std::string& name : missing) std::cerr << program << "environment variable " << name << " is not set\n";
+  for (const std::string& problem : invalid) std::cerr << program << problem << "\n";
+  return missing.empty() && invalid.empty();
 }
 
 }  // namespace
@@ -190,28 +281,45 @@ int main(int argc, char** argv) {
     std::cerr << "leadsync-fetch: " << problem << "\n\n" << kUsage;
     return kExitUsage;
   }
-  std::vector<std::string> missing, invalid;
-  // --listen stands in for LEADSYNC_LISTEN, and is checked by the same rule.
-  auto setting = [&arguments](const char* name) {
-    if (!arguments.listen.empty() && std::string(name) == "LEADSYNC_LISTEN") return arguments.listen;
-    return environment_setting(name);
-  };
-  const FetchConfig config = load_config(arguments.command, !arguments.form_ids.empty(), setting, missing, invalid);
-  for (const std::string& name : missing)
-    std::cerr << "leadsync-fetch " << arguments.command << ": environment variable " << name << " is not set\n";
-  for (const std::string& problem : invalid) std::cerr << "leadsync-fetch " << arguments.command << ": " << problem << "\n";
-  if (!missing.empty() || !invalid.empty()) return kExitUsage;
+  const std::string program = "leadsync-fetch " + arguments.command + ": ";
+  const bool is_sync = arguments.command != "serve" && arguments.command != "status" && arguments.command != "history";
+  std::vector<std::pair<std::string, FetchConfig>> accounts;
+  if (is_sync) {
+    if (!load_accounts(arguments, accounts)) return kExitUsage;
+  } else {
+    std::vector<std::string> missing, invalid;
+    // --listen stands in for LEADSYNC_LISTEN, and is checked by the same rule.
+    auto setting = [&arguments](const char* name) {
+      if (!arguments.listen.empty() && std::string(name) == "LEADSYNC_LISTEN") return arguments.listen;
+      return environment_setting(name);
+    };
+    accounts.emplace_back(kDefaultAccount, load_config(arguments.command, false, setting, missing, invalid));
+    for (const std::string& name : missing) std::cerr << program << "environment variable " << name << " is not set\n";
+    for (const std::string& problem : invalid) std::cerr << program << problem << "\n";
+    if (!missing.empty() || !invalid.empty()) return kExitUsage;
+  }
+  const FetchConfig& config = accounts.front().second;
+  auto say = [&](const std::string& line) { std::cerr << program << redact(line, config.secrets) << std::endl; };
   try {
-    if (arguments.command == "serve") {
-      auto say = [&config](const std::string& line) {
-        std::cerr << "leadsync-fetch serve: " << redact(line, config.secrets) << std::endl;
-      };
-      return leadsync::serve::serve(config, say);
+    if (arguments.command == "serve") return leadsync::serve::serve(config, say);
+    // Every line of the database's (its retries, the server's warnings) always.
+    Database database(config.database_url, config.schema, config.retry, say);
+    if (arguments.command == "status") return print_status(database, arguments.json);
+    if (arguments.command == "history") return print_history(database, arguments.history, arguments.json);
+    // Each account in turn: one failing does not keep the others from running.
+    int status = kExitOk;
+    for (const auto& [account, account_config] : accounts) {
+      try {
+        if (sync_account(arguments, account_config, account, database) != kExitOk) status = kExitFailed;
+      } catch (const SyncError& error) {  // the database, before or after the platform's pages
+        std::cerr << program << (account == kDefaultAccount ? "" : "[" + account + "] ")
+                  << "failed: " << redact(error.what(), config.secrets) << std::endl;
+        status = kExitFailed;
+      }
     }
-    return run(arguments, config);
+    return status;
   } catch (const std::exception& error) {
-    std::cerr << "leadsync-fetch " << arguments.command << ": failed: " << redact(error.what(), config.secrets)
-              << std::endl;
+    std::cerr << program << "failed: " << redact(error.what(), config.secrets) << std::endl;
     return kExitFailed;
   }
 }

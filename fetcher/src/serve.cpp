@@ -14,10 +14,14 @@
 #include <type_traits>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "database.hpp"
 #include "http_server.hpp"
 #include "metrics.hpp"
+#include "sync/page_fetch.hpp"
 #include "sync/platforms.hpp"
+#include "sync/time_format.hpp"
 #include "webhook_routes.hpp"
 
 namespace leadsync::serve {
@@ -159,10 +163,36 @@ class MetaResolvers {
     }
   }
 
+  // The account whose page the notification names (META_ACCOUNTS), read with its token;
+  // a page no account names is read with META_ACCESS_TOKEN, as the default account.
+  std::pair<std::string, sync::MetaConfig> account_of(const sync::InboxItem& item) const {
+    sync::MetaConfig meta = config_.meta;
+    const auto notification = nlohmann::json::parse(item.notification, nullptr, false);
+    // Meta sends ids as strings, in some samples as numbers.
+    const auto page = notification.is_object() ? notification.find("page_id") : notification.end();
+    const std::string page_id = page == notification.end()  ? std::string()
+                                : page->is_number_unsigned() ? std::to_string(page->get<std::uint64_t>())
+                                                             : sync::string_member(notification, "page_id");
+    for (const sync::MetaAccount& account : config_.webhook.meta_accounts) {
+      if (account.page_id != page_id) continue;
+      meta.page_id = account.page_id;
+      meta.access_token = account.access_token;
+      return {account.name, meta};
+    }
+    if (meta.access_token.empty())
+      throw sync::SyncError("no account of META_ACCOUNTS has page " + page_id + ", and META_ACCESS_TOKEN is not set",
+                            false);
+    return {sync::kDefaultAccount, meta};
+  }
+
   void resolve(const sync::InboxItem& item, sync::Database& db, sync::HttpClient& http) {
+    const std::int64_t started_at = sync::unix_now();
+    std::string account = sync::kDefaultAccount;
     try {
-      const std::string lead = sync::fetch_meta_lead(config_.meta, item.external_id, http, graph_retry_, log_);
-      if (auto counts = db.inbox_resolve(item.id, lead)) metrics_.outcomes("meta_form", *counts);
+      const auto [name, meta] = account_of(item);
+      account = name;
+      const std::string lead = sync::fetch_meta_lead(meta, item.external_id, http, graph_retry_, log_);
+      if (auto counts = db.inbox_resolve(item.id, lead, account, started_at)) metrics_.outcomes("meta_form", *counts);
     } catch (const std::exception& error) {
       const std::string message = sync::redact(error.what(), config_.secrets);
       // Waits double with each attempt of the row: 1, 2, 4 ... times the base, at most an hour.
@@ -171,7 +201,7 @@ class MetaResolvers {
       log_("meta_form: lead " + item.external_id + ": " + message + "; kept in the inbox, next try in " +
            std::to_string(std::lround(retry_in)) + " s");
       try {
-        db.inbox_fail(item.id, message, retry_in);
+        db.inbox_fail(item.id, message, retry_in, account, started_at);
       } catch (const std::exception&) {  // the lease runs out instead; the row stays pending
         metrics_.database_error();
       }

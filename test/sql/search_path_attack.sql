@@ -24,8 +24,10 @@ SET LOCAL leadsync.timezone = 'Asia/Kolkata';
 CREATE ROLE leadsync_test_attacker NOLOGIN;
 GRANT USAGE ON SCHEMA public TO leadsync_test_attacker;
 GRANT EXECUTE ON FUNCTION ingest_lead(text, jsonb), ingest_leads(text, jsonb),
-  sync_window_start(text, interval, interval), record_sync_success(text, timestamptz, timestamptz, jsonb),
-  record_sync_failure(text, text), sync_status() TO leadsync_test_attacker;
+  sync_window_start(text, interval, interval, text),
+  record_sync_success(text, timestamptz, timestamptz, jsonb, text, text, timestamptz),
+  record_sync_failure(text, text, text, text, timestamptz, timestamptz, timestamptz, jsonb),
+  sync_status() TO leadsync_test_attacker;
 CREATE SCHEMA evil AUTHORIZATION leadsync_test_attacker;
 
 SET LOCAL ROLE leadsync_test_attacker;

@@ -17,8 +17,8 @@ SELECT columns_are('lead_sources_history', ARRAY['id', 'lead_id', 'source_id', '
 SELECT is((SELECT array_agg(c::regclass::text ORDER BY c::regclass::text) FROM pg_extension e, unnest(e.extconfig) c
             WHERE e.extname = 'leadsync'),
           ARRAY['lead_rejects', 'lead_rejects_id_seq', 'lead_sources_history', 'lead_sources_history_id_seq',
-                'leads_master', 'leads_master_id_seq', 'source_settings', 'sources', 'sources_id_seq', 'sync_state',
-                'webhook_inbox', 'webhook_inbox_id_seq'],
+                'leads_master', 'leads_master_id_seq', 'source_settings', 'sources', 'sources_id_seq', 'sync_runs',
+                'sync_runs_id_seq', 'sync_state', 'webhook_inbox', 'webhook_inbox_id_seq'],
           'every table holding user data, and each id sequence, is registered for pg_dump');
 SELECT is((SELECT count(*) FROM sources), 0::bigint, 'CREATE EXTENSION creates no source row itself');
 

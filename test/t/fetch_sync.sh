@@ -137,12 +137,12 @@ tap_is "$(fake_requests googleAds:search | jq -r '[.[] | .headers["login-custome
 # --------------------------------------------------------------------------------------
 fetch_run status status
 tap_is "$FETCH_RC" 0 "status exits 0"
-STATUS_WANT=$(tap_sql "SELECT string_agg(concat_ws(' ', c.display_name, c.source_type, c.total_leads_count,
+STATUS_WANT=$(tap_sql "SELECT string_agg(concat_ws(' ', c.display_name, c.source_type, st.account, c.total_leads_count,
                          c.todays_leads_count, to_char(st.last_success_at, 'YYYY-MM-DD HH24:MI:SS TZ'), '-'),
                          E'\n' ORDER BY c.source_type)
                        FROM source_counts c JOIN sync_state st USING (source_type)")
 tap_is "$(tail -n +2 "$TAP_TMP/status.out" | tr -s ' ')" "$STATUS_WANT" \
-  "status prints one line per source: name, type, total, today, last successful sync, no error"
+  "status prints one line per source and account: name, type, account, total, today, last successful sync, no error"
 
 # --------------------------------------------------------------------------------------
 # A second run over the same window changes no row: everything is a duplicate.

@@ -6,7 +6,7 @@ set -u
 source "$(dirname "$0")/lib/tap.sh"
 ROOT=${LEADSYNC_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 
-tap_plan 7
+tap_plan 8
 current=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$ROOT/extension/leadsync.control")
 oldest=$(ls "$ROOT"/sql/released/leadsync--*.sql | sed 's/.*leadsync--\(.*\)\.sql/\1/' | sort -V | head -n 1)
 
@@ -28,7 +28,9 @@ fingerprint() {
     (SELECT string_agg(l::text, ';' ORDER BY id) FROM leads_master l),
     (SELECT string_agg(h::text, ';' ORDER BY id) FROM lead_sources_history h),
     (SELECT string_agg(r::text, ';' ORDER BY id) FROM lead_rejects r),
-    (SELECT string_agg(s::text, ';' ORDER BY source_type) FROM sync_state s)))"
+    (SELECT string_agg(concat_ws(',', source_type, synced_until, last_success_at, last_summary, last_error,
+                                 last_error_at), ';' ORDER BY source_type) FROM sync_state),
+    (SELECT string_agg(concat_ws(',', source_type, settings), ';' ORDER BY source_type) FROM source_settings)))"
 }
 
 tap_new_empty_db UPGRADED upgraded || tap_abort "cannot create a database"
@@ -41,13 +43,21 @@ tap_sql "SELECT ensure_source('Website', 'website_form', '{\"phone\": [\"$.phone
   "SELECT ingest_leads('knowlarity_call', (SELECT jsonb_agg(jsonb_build_object('uuid', 'k' || i, 'customer_number', (7700000000 + i)::text))
      FROM generate_series(250, 750) i) || '[\"not a lead\"]')" \
   "SELECT ingest_lead('website_form', '{\"phone\": \"7700000999\"}')" \
-  "SELECT record_sync_success('meta_form', now() - interval '1 day', now(), '{}')" >/dev/null
+  "SELECT record_sync_success('meta_form', now() - interval '1 day', now(), '{}')" \
+  "SELECT record_sync_failure('knowlarity_call', 'HTTP 403')" \
+  "INSERT INTO source_settings (source_type, settings) VALUES ('meta_form', '{\"META_PAGE_ID\": \"111\"}')" >/dev/null
 before=$(fingerprint)
 tap_sql "ALTER EXTENSION leadsync UPDATE" >/dev/null
 tap_is "$(tap_sql "SELECT extversion FROM pg_extension WHERE extname = 'leadsync'")" "$current" \
   "ALTER EXTENSION leadsync UPDATE walks from release $oldest to $current"
 tap_is "$(fingerprint)" "$before" "every source, lead, history row, reject and saved window survived the upgrade"
 tap_is "$(tap_sql "SELECT count(*) FROM recount_sources()")" 0 "the counts still match the history rows"
+tap_is "$(tap_sql "SELECT (SELECT string_agg(source_type || ':' || account, ' ' ORDER BY source_type) FROM sync_state)
+                   || ' / ' || (SELECT string_agg(source_type || ':' || account, ' ') FROM source_settings)
+                   || ' / ' || (SELECT sync_window_start('meta_form', interval '0') = synced_until FROM sync_state
+                                 WHERE source_type = 'meta_form')")" \
+  "knowlarity_call:default meta_form:default / meta_form:default / true" \
+  "the saved windows, errors and settings became the default account's, and a 0.2.0 call reads them"
 tap_is "$(tap_sql "SELECT ingest_leads('google_ads', '[{\"lead_id\": \"g\", \"user_column_data\": [{\"column_id\": \"PHONE_NUMBER\", \"string_value\": \"7700000001\"}]}]')->>'crossSourceHistory'")" \
   1 "ingest works after the upgrade"
 

@@ -7,7 +7,7 @@ set -u
 source "$(dirname "$0")/lib/tap.sh"
 source "$(dirname "$0")/lib/fetch.sh"
 source "$(dirname "$0")/lib/serve.sh"
-tap_plan 69
+tap_plan 70
 
 fetch_start_fake --leads-per-form 6 --calls 6 --google-leads 4 --page-size 10 || tap_abort "no fake platforms"
 tap_create_db webhooks || tap_abort "cannot create a database"
@@ -111,6 +111,9 @@ tap_is "$(tap_sql "SELECT count(*) FROM leads_master WHERE external_lead_id IN (
   "both leads are stored, once each"
 graph_failure '{"path": "/meta/v25.0/'"$THROTTLED"'", "fault": "meta_throttle", "code": 4, "times": -1}' \
   "$THROTTLED" "Graph throttling" "throttled"
+tap_is "$(tap_sql "SELECT count(*) FILTER (WHERE error LIKE '%HTTP 500%') > 0 AND count(*) FILTER (WHERE error LIKE '%190%') > 0
+                    AND count(*) FILTER (WHERE error IS NULL) >= 4 FROM sync_runs WHERE path = 'webhook'")" t \
+  "every Graph read is a run in sync_runs: the failed ones with their errors, then the successes"
 tap_is "$(tap_sql "SELECT count(*) FROM lead_rejects r JOIN sources s ON s.id = r.source_id
                     WHERE s.source_type = 'meta_form' AND r.reason = 'no phone field'")" 1 \
   "a notified lead without a phone becomes a reject row, the row resolved (never redelivered forever)"

@@ -8,12 +8,15 @@ set -u
 source "$(dirname "$0")/lib/tap.sh"
 source "$(dirname "$0")/lib/fetch.sh"
 source "$(dirname "$0")/lib/serve.sh"
-tap_plan 14
+tap_plan 15
 
 fetch_start_fake --leads-per-form 4 --calls 2 --google-leads 2 --meta-app-secret "$SERVE_APP_SECRET" \
   --meta-verify-token "$SERVE_VERIFY_TOKEN" || tap_abort "no fake platforms"
 tap_create_db webhooks_meta_delivery || tap_abort "cannot create a database"
-serve_start serve LEADSYNC_WEBHOOK_RESOLVERS=2 || tap_abort "no server"
+# The fake's page is account "showroom" with its own token; the shared token is wrong, so
+# a lead is read only if the server picks the token of the page the notification names.
+serve_start serve LEADSYNC_WEBHOOK_RESOLVERS=2 META_ACCOUNTS=showroom META_PAGE_ID_SHOWROOM="$FETCH_META_PAGE_ID" \
+  META_ACCESS_TOKEN_SHOWROOM="$FETCH_META_TOKEN" META_ACCESS_TOKEN=wrong-shared-token || tap_abort "no server"
 HOOK=$SERVE/webhooks/meta
 
 # meta_says NAME WHAT BODY: asks the fake Meta to act (POST /_control/meta/WHAT); its
@@ -70,6 +73,9 @@ meta_says signed webhook "$(jq -cn --arg url "$HOOK" --arg id "$QUIET_ID" '{webh
 tap_is "$(jq -c .webhook.status "$TAP_TMP/signed.answer")" 200 "the same lead signed under the app's secret: 200"
 tap_wait_for "the inbox resolved" 15 "SELECT count(*) FROM webhook_inbox WHERE resolved_at IS NOT NULL" 5
 tap_is "$(tap_sql "SELECT count(*) FROM leads_master WHERE external_lead_id = '$QUIET_ID'")" 1 "and stored"
+tap_is "$(tap_sql "SELECT count(*) || ' ' || string_agg(DISTINCT account || '/' || path || '/' || (error IS NULL), ',')
+                    || ' ' || sum(inserted_new + cross_source_history) FROM sync_runs")" "5 showroom/webhook/true 5" \
+  "each lead was read with its page's token (account showroom), each read one sync_runs row of path webhook"
 
 serve_stop
 tap_is "$SERVE_RC" 0 "SIGTERM: the server exits 0"

@@ -42,6 +42,73 @@ TEST(FetchConfig, MetaNeedsNoPageIdWhenFormsAreGiven) {
   EXPECT_EQ(missing, std::vector<std::string>{"META_PAGE_ID"});
 }
 
+TEST(Accounts, WithoutAListThereIsOneDefaultAccount) {
+  std::vector<std::string> invalid;
+  EXPECT_EQ(configured_accounts("meta", FakeSettings{}.lookup(), invalid), std::vector<std::string>{"default"});
+  EXPECT_TRUE(invalid.empty());
+}
+
+TEST(Accounts, EachPlatformListsItsOwn) {
+  FakeSettings settings{{{"META_ACCOUNTS", "andheri, thane"}, {"GOOGLE_ADS_ACCOUNTS", "c1234567890"},
+                         {"KNOWLARITY_ACCOUNTS", "sales,service"}}};
+  std::vector<std::string> invalid;
+  EXPECT_EQ(configured_accounts("meta", settings.lookup(), invalid), (std::vector<std::string>{"andheri", "thane"}));
+  EXPECT_EQ(configured_accounts("google", settings.lookup(), invalid), std::vector<std::string>{"c1234567890"});
+  EXPECT_EQ(configured_accounts("knowlarity", settings.lookup(), invalid),
+            (std::vector<std::string>{"sales", "service"}));
+  EXPECT_TRUE(invalid.empty());
+}
+
+TEST(Accounts, BadOrRepeatedNamesAreNamed) {
+  std::vector<std::string> invalid;
+  configured_accounts("meta", FakeSettings{{{"META_ACCOUNTS", "Andheri,thane,thane,a-b"}}}.lookup(), invalid);
+  ASSERT_EQ(invalid.size(), 3u);
+  EXPECT_NE(invalid[0].find("\"Andheri\""), std::string::npos);
+  EXPECT_NE(invalid[1].find("\"a-b\""), std::string::npos);
+  EXPECT_NE(invalid[2].find("listed twice"), std::string::npos);
+  EXPECT_TRUE(is_account_name("default"));
+  EXPECT_TRUE(is_account_name(std::string(63, 'a')));
+  EXPECT_FALSE(is_account_name(std::string(64, 'a')));
+  EXPECT_FALSE(is_account_name(""));
+}
+
+TEST(Accounts, AnAccountReadsItsOwnPlatformSettingsFirst) {
+  FakeSettings settings{{{"META_ACCESS_TOKEN", "shared-token"}, {"META_PAGE_ID", "1"}, {"META_PAGE_ID_THANE", "2"},
+                         {"DATABASE_URL", "dbname=crm"}, {"DATABASE_URL_THANE", "dbname=other"},
+                         {"LEADSYNC_OVERLAP_MINUTES_THANE", "99"}}};
+  std::vector<std::string> missing, invalid;
+  FetchConfig thane = load_config("meta", false, account_setting("meta", "thane", settings.lookup()), missing, invalid);
+  EXPECT_EQ(thane.meta.page_id, "2") << "its own";
+  EXPECT_EQ(thane.meta.access_token, "shared-token") << "the shared one, where it has none";
+  EXPECT_EQ(thane.database_url, "dbname=crm") << "only the platform's settings are per account";
+  EXPECT_EQ(thane.overlap_seconds, 600);
+  FetchConfig andheri = load_config("meta", false, account_setting("meta", "andheri", settings.lookup()), missing,
+                                    invalid);
+  EXPECT_EQ(andheri.meta.page_id, "1");
+  EXPECT_TRUE(missing.empty());
+  EXPECT_TRUE(invalid.empty());
+}
+
+TEST(Accounts, ServeReadsEachPageWithItsToken) {
+  FakeSettings settings{{{"META_APP_SECRET", "app-secret"}, {"META_ACCOUNTS", "andheri,thane"},
+                         {"META_PAGE_ID_ANDHERI", "101"}, {"META_ACCESS_TOKEN_ANDHERI", "token-a"},
+                         {"META_PAGE_ID_THANE", "202"}, {"META_ACCESS_TOKEN", "token-shared"}}};
+  std::vector<std::string> missing, invalid;
+  FetchConfig config = load_config("serve", false, settings.lookup(), missing, invalid);
+  EXPECT_TRUE(invalid.empty()) << (invalid.empty() ? "" : invalid[0]);
+  ASSERT_EQ(config.webhook.meta_accounts.size(), 2u);
+  EXPECT_EQ(config.webhook.meta_accounts[0].page_id, "101");
+  EXPECT_EQ(config.webhook.meta_accounts[0].access_token, "token-a");
+  EXPECT_EQ(config.webhook.meta_accounts[1].access_token, "token-shared");
+  EXPECT_EQ(redact("token-a token-shared app-secret", config.secrets), "[REDACTED] [REDACTED] [REDACTED]");
+  FakeSettings no_page{{{"META_APP_SECRET", "app-secret"}, {"META_ACCOUNTS", "andheri"},
+                        {"META_ACCESS_TOKEN_ANDHERI", "token-a"}}};
+  invalid.clear();
+  load_config("serve", false, no_page.lookup(), missing, invalid);
+  ASSERT_EQ(invalid.size(), 1u);
+  EXPECT_NE(invalid[0].find("META_PAGE_ID_ANDHERI"), std::string::npos);
+}
+
 TEST(FetchConfig, DefaultsMatchTheDocumentedOnes) {
   FakeSettings settings{{{"KNOWLARITY_API_KEY", "k"}, {"KNOWLARITY_AUTH_TOKEN", "t"}}};
   std::vector<std::string> missing, invalid;

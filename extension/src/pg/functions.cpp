@@ -16,6 +16,7 @@ PG_MODULE_MAGIC;
 void _PG_init(void);
 PG_FUNCTION_INFO_V1(leadsync_normalize_phone);
 PG_FUNCTION_INFO_V1(leadsync_business_timezone);
+PG_FUNCTION_INFO_V1(leadsync_sync_runs_retention);
 PG_FUNCTION_INFO_V1(leadsync_check_field_map);
 PG_FUNCTION_INFO_V1(leadsync_forget_remembered_sources);
 
@@ -34,6 +35,14 @@ Datum leadsync_normalize_phone(PG_FUNCTION_ARGS) {
 
 Datum leadsync_business_timezone(PG_FUNCTION_ARGS) {
   PG_RETURN_TEXT_P(cstring_to_text(leadsync::pg::business_timezone_name()));
+}
+
+Datum leadsync_sync_runs_retention(PG_FUNCTION_ARGS) {
+  const int minutes = leadsync::pg::sync_runs_retention_minutes();
+  Interval* retention = static_cast<Interval*>(palloc0(sizeof(Interval)));
+  retention->day = minutes / MINS_PER_HOUR / HOURS_PER_DAY;  // "90 days", not "2160:00:00"
+  retention->time = static_cast<TimeOffset>(minutes % (MINS_PER_HOUR * HOURS_PER_DAY)) * USECS_PER_MINUTE;
+  PG_RETURN_INTERVAL_P(retention);
 }
 
 Datum leadsync_check_field_map(PG_FUNCTION_ARGS) {

@@ -16,6 +16,10 @@ constexpr int kDefaultHttpTimeoutMs = 60 * 1000;
 int connect_timeout_setting = kDefaultConnectTimeoutMs;
 int http_timeout_setting = kDefaultHttpTimeoutMs;
 
+constexpr int kMinutesPerDay = 24 * 60;
+constexpr int kDefaultSyncRunsRetentionMinutes = 90 * kMinutesPerDay;
+int sync_runs_retention_setting = kDefaultSyncRunsRetentionMinutes;
+
 // Accepts an empty value or a zone PostgreSQL knows, so a typo fails at SET time
 // instead of at the next ingest.
 bool check_timezone(char** new_value, void**, GucSource) {
@@ -41,11 +45,16 @@ void define_settings() {
       "leadsync.http_timeout", "Total timeout of each HTTP request of sync_source.", nullptr,
       &http_timeout_setting, kDefaultHttpTimeoutMs, kMinTimeoutMs, kMaxTimeoutMs, PGC_USERSET, GUC_UNIT_MS,
       nullptr, nullptr, nullptr);
+  DefineCustomIntVariable(
+      "leadsync.sync_runs_retention", "How long sync_runs keeps a run; each run recorded removes older ones.",
+      "A time such as 90d or 36h.", &sync_runs_retention_setting, kDefaultSyncRunsRetentionMinutes, 60,
+      100 * 365 * kMinutesPerDay, PGC_USERSET, GUC_UNIT_MIN, nullptr, nullptr, nullptr);
   MarkGUCPrefixReserved("leadsync");
 }
 
 int http_connect_timeout_ms() { return connect_timeout_setting; }
 int http_timeout_ms() { return http_timeout_setting; }
+int sync_runs_retention_minutes() { return sync_runs_retention_setting; }
 
 const char* business_timezone_name() {
   if (timezone_setting != nullptr && timezone_setting[0] != '\0') return timezone_setting;

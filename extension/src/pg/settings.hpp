@@ -11,6 +11,9 @@ void define_settings();
 int http_connect_timeout_ms();
 int http_timeout_ms();
 
+// leadsync.sync_runs_retention, in minutes: how long a recorded sync run is kept.
+int sync_runs_retention_minutes();
+
 // The business time zone's name: leadsync.timezone, or the session's TimeZone when
 // that is empty. Never raises an error. Returns a string owned by PostgreSQL.
 const char* business_timezone_name();

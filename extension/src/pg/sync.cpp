@@ -1,8 +1,11 @@
 // sync_source and configure_source: the platform adapters of leadsync-fetch, run in the
 // calling backend with an SPI sink, for syncs scheduled by pg_cron.
 //
-// A sync is one transaction: every page, the saved window and the summary commit
-// together, or an error rolls all of it back and the next run covers the window again.
+// A sync is for one account of a platform and runs in the caller's transaction. When the
+// platform fails, the pages ingested before stay (as with leadsync-fetch), the window
+// does not move, and the failure is recorded (sync_state, sync_runs) and returned, not
+// raised, so that it is kept; run_sync raises it after committing, for pg_cron. A
+// database error or a cancel raises, and rolls the whole run back.
 #include <algorithm>
 #include <map>
 #include <string>
@@ -39,6 +42,15 @@ std::string text_argument(FunctionCallInfo fcinfo, int index, const char* name) 
     throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, std::string("leadsync: ") + name + " must not be NULL");
   char* value = call_postgres([&] { return text_to_cstring(PG_GETARG_TEXT_PP(index)); });
   return std::string(value);
+}
+
+// The account argument (index), 'default' when the caller is a 0.2.0 signature.
+std::string account_argument(FunctionCallInfo fcinfo, int index) {
+  const std::string account = PG_NARGS() > index ? text_argument(fcinfo, index, "account") : sync::kDefaultAccount;
+  if (!sync::is_account_name(account))
+    throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE, "leadsync: \"" + account + "\" is not an account name",
+                   "An account name is 1 to 63 lower-case letters, digits and _.");
+  return account;
 }
 
 // Runs one query with text parameters; returns its rows as text (NULL as "").
@@ -107,6 +119,8 @@ Datum sync_source_body(FunctionCallInfo fcinfo) {
   };
   const std::optional<std::int64_t> since_argument = time_argument(1);
   const std::optional<std::int64_t> until_argument = time_argument(2);
+  const std::string account = account_argument(fcinfo, 3);
+  const std::string started_at = std::to_string(sync::unix_now());
 
   call_postgres([] {
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "leadsync: SPI_connect failed");
@@ -114,12 +128,25 @@ Datum sync_source_body(FunctionCallInfo fcinfo) {
   const Oid function_oid = fcinfo->flinfo->fn_oid;
   const std::string schema = quoted_extension_schema(function_oid);
 
+  // The account's settings over the default account's (shared URLs or tokens are set once).
+  const std::string account_settings = "(SELECT o.settings FROM @S@.source_settings AS o"
+                                       " WHERE o.source_type OPERATOR(pg_catalog.=) $1"
+                                       " AND o.account OPERATOR(pg_catalog.=) $2)";
+  if (account != sync::kDefaultAccount &&
+      query_text(with_schema("SELECT 1 WHERE " + account_settings + " IS NOT NULL", schema),
+                 {source_type, account}).empty())
+    throw SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                   "leadsync: sync_source('" + source_type + "'): account \"" + account + "\" is not configured",
+                   "Set it with SELECT " + schema + ".configure_source('" + source_type +
+                       "', '{\"NAME\": \"value\"}', '" + account + "').");
   std::map<std::string, std::string> stored;
-  for (auto& row : query_text(with_schema("SELECT s.key, s.value FROM @S@.source_settings AS o,"
-                                          " pg_catalog.jsonb_each_text(o.settings) AS s"
-                                          " WHERE o.source_type OPERATOR(pg_catalog.=) $1",
+  for (auto& row : query_text(with_schema("SELECT s.key, s.value FROM pg_catalog.jsonb_each_text("
+                                          " COALESCE((SELECT o.settings FROM @S@.source_settings AS o"
+                                          "  WHERE o.source_type OPERATOR(pg_catalog.=) $1"
+                                          "  AND o.account OPERATOR(pg_catalog.=) 'default'), '{}')"
+                                          " OPERATOR(pg_catalog.||) COALESCE(" + account_settings + ", '{}')) AS s",
                                           schema),
-                              {source_type}))
+                              {source_type, account}))
     stored[row[0]] = row[1];
   std::vector<std::string> missing, invalid;
   sync::FetchConfig config = sync::load_config(
@@ -134,7 +161,8 @@ Datum sync_source_body(FunctionCallInfo fcinfo) {
     for (const std::string& name : missing) problems += (problems.empty() ? "" : "; ") + name + " is not set";
     for (const std::string& problem : invalid) problems += (problems.empty() ? "" : "; ") + problem;
     throw SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                   "leadsync: sync_source('" + source_type + "') is not configured: " + problems,
+                   "leadsync: sync_source('" + source_type + "', account " + account + ") is not configured: " +
+                       problems,
                    "Set it with SELECT " + schema + ".configure_source('" + source_type +
                        "', '{\"NAME\": \"value\"}'); the names are those of leadsync-fetch's environment.");
   }
@@ -150,10 +178,10 @@ Datum sync_source_body(FunctionCallInfo fcinfo) {
     window.since = std::stoll(query_text(with_schema("SELECT pg_catalog.floor(pg_catalog.date_part('epoch',"
                                                      " @S@.sync_window_start($1, pg_catalog.make_interval("
                                                      "secs => $2::pg_catalog.float8), pg_catalog.make_interval("
-                                                     "secs => $3::pg_catalog.float8))))::pg_catalog.int8",
+                                                     "secs => $3::pg_catalog.float8), $4)))::pg_catalog.int8",
                                                      schema),
                                          {source_type, std::to_string(config.overlap_seconds),
-                                          std::to_string(config.first_lookback_seconds)})[0][0]);
+                                          std::to_string(config.first_lookback_seconds), account})[0][0]);
   }
   if (window.since >= window.until)
     throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE, "leadsync: sync_source: since must be before until");
@@ -166,6 +194,10 @@ Datum sync_source_body(FunctionCallInfo fcinfo) {
                               call_postgres([&] { elog(DEBUG1, "leadsync: %s", redacted.c_str()); });
                             },
                             {}};
+  context.report.source_type = source_type;
+  context.report.account = account;
+  context.report.window = window;
+  std::string failure;
   try {
     if (command == "meta")
       sync::sync_meta(config.meta, window, context);
@@ -177,16 +209,32 @@ Datum sync_source_body(FunctionCallInfo fcinfo) {
   } catch (const sync::SyncInterrupted&) {
     throw InterruptRequested{};
   } catch (const sync::SyncError& error) {
-    throw SqlError(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION,
-                   "leadsync: sync_source('" + source_type + "') failed: " + sync::redact(error.what(), config.secrets),
-                   "Nothing of this run is kept; the next run covers its window again.");
+    failure = sync::redact(error.what(), config.secrets);
   }
-  const sync::SyncReport& report = context.report;
-  const std::string summary = sync::summary_json(report);
-  query_text(with_schema("SELECT @S@.record_sync_success($1, pg_catalog.to_timestamp($2::pg_catalog.float8),"
-                         " pg_catalog.to_timestamp($3::pg_catalog.float8), $4::pg_catalog.jsonb)",
-                         schema),
-             {source_type, std::to_string(window.since), std::to_string(window.until), summary});
+  const std::string summary = sync::summary_json(context.report, false, failure);
+  const std::vector<std::string> run = {source_type, account, started_at, std::to_string(window.since),
+                                        std::to_string(window.until), summary};
+  if (failure.empty()) {
+    query_text(with_schema("SELECT @S@.record_sync_success($1, pg_catalog.to_timestamp($4::pg_catalog.float8),"
+                           " pg_catalog.to_timestamp($5::pg_catalog.float8), $6::pg_catalog.jsonb, $2,"
+                           " 'in_database', pg_catalog.to_timestamp($3::pg_catalog.float8))",
+                           schema),
+               run);
+  } else {
+    query_text(with_schema("SELECT @S@.record_sync_failure($1, $6::pg_catalog.jsonb OPERATOR(pg_catalog.->>) 'error',"
+                           " $2, 'in_database', pg_catalog.to_timestamp($3::pg_catalog.float8),"
+                           " pg_catalog.to_timestamp($4::pg_catalog.float8),"
+                           " pg_catalog.to_timestamp($5::pg_catalog.float8), $6::pg_catalog.jsonb)",
+                           schema),
+               run);
+    const std::string warning = "leadsync: sync_source('" + source_type + "', account " + account + ") failed: " +
+                                failure;
+    call_postgres([&] {
+      ereport(WARNING, (errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION), errmsg("%s", warning.c_str()),
+                        errhint("The pages ingested before the failure are kept; the window did not move, so "
+                                "the next run covers it again.")));
+    });
+  }
   call_postgres([] { SPI_finish(); });
   return call_postgres([&] { return DirectFunctionCall1(jsonb_in, CStringGetDatum(summary.c_str())); });
 }
@@ -197,6 +245,7 @@ Datum sync_source_body(FunctionCallInfo fcinfo) {
 Datum configure_source_body(FunctionCallInfo fcinfo) {
   const std::string source_type = text_argument(fcinfo, 0, "source_type");
   const std::string command = command_for(source_type);
+  const std::string account = account_argument(fcinfo, 2);
   const std::vector<std::string> known = sync::setting_names(command);
 
   call_postgres([] {
@@ -204,9 +253,10 @@ Datum configure_source_body(FunctionCallInfo fcinfo) {
   });
   const std::string schema = quoted_extension_schema(fcinfo->flinfo->fn_oid);
   if (PG_ARGISNULL(1)) {
-    query_text(with_schema("DELETE FROM @S@.source_settings AS o WHERE o.source_type OPERATOR(pg_catalog.=) $1",
+    query_text(with_schema("DELETE FROM @S@.source_settings AS o WHERE o.source_type OPERATOR(pg_catalog.=) $1"
+                           " AND o.account OPERATOR(pg_catalog.=) $2",
                            schema),
-               {source_type});
+               {source_type, account});
   } else {
     // Only names leadsync-fetch knows for this platform, with string or null values;
     // anything else is named in a warning (never its value) and not stored.
@@ -232,14 +282,14 @@ Datum configure_source_body(FunctionCallInfo fcinfo) {
                            "  SELECT COALESCE(pg_catalog.jsonb_object_agg(s.key, s.value), '{}') AS settings"
                            "    FROM pg_catalog.jsonb_each($2::pg_catalog.jsonb) AS s"
                            "   WHERE s.key OPERATOR(pg_catalog.=) ANY ($3::pg_catalog.text[]))"
-                           " INSERT INTO @S@.source_settings AS o (source_type, settings)"
-                           " SELECT $1, pg_catalog.jsonb_strip_nulls(f.settings) FROM filtered AS f"
+                           " INSERT INTO @S@.source_settings AS o (source_type, account, settings)"
+                           " SELECT $1, $4, pg_catalog.jsonb_strip_nulls(f.settings) FROM filtered AS f"
                            " ON CONFLICT ON CONSTRAINT source_settings_pkey DO UPDATE"
                            "   SET settings = pg_catalog.jsonb_strip_nulls(o.settings OPERATOR(pg_catalog.||)"
                            "                  (SELECT f.settings FROM filtered AS f)),"
                            "       updated_at = pg_catalog.now()",
                            schema),
-               {source_type, settings_text, "{" + accepted_keys + "}"});
+               {source_type, settings_text, "{" + accepted_keys + "}", account});
     call_postgres([&] { pfree(settings_text); });
   }
   call_postgres([] { SPI_finish(); });

@@ -84,7 +84,23 @@ bool split_listen(const std::string& text, std::string& host, int& port) {
   return port <= 65535;
 }
 
-void load_webhook_config(const Settings& settings, FetchConfig& config) {
+// The prefix of a platform's own settings, and the setting that lists its accounts.
+std::string platform_prefix(const std::string& command) {
+  if (command == "meta") return "META_";
+  if (command == "knowlarity") return "KNOWLARITY_";
+  if (command == "google") return "GOOGLE_";
+  return {};
+}
+std::string accounts_setting_name(const std::string& command) {
+  if (command == "google") return "GOOGLE_ADS_ACCOUNTS";
+  return platform_prefix(command) + "ACCOUNTS";
+}
+std::string upper(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return text;
+}
+
+void load_webhook_config(const Settings& settings, const SettingLookup& lookup, FetchConfig& config) {
   WebhookConfig& webhook = config.webhook;
   const WebhookConfig defaults;  // the one place each default is written
   const std::string listen = settings.optional("LEADSYNC_LISTEN", "127.0.0.1:8080");
@@ -102,9 +118,23 @@ void load_webhook_config(const Settings& settings, FetchConfig& config) {
   // A lead notified by Meta is read from Graph with the Page token, as the pull path does.
   config.meta.graph_url = settings.url("META_GRAPH_URL", "https://graph.facebook.com/v25.0");
   config.meta.access_token = settings.optional("META_ACCESS_TOKEN");
-  if (!webhook.meta_app_secret.empty() && config.meta.access_token.empty())
-    settings.complain("META_APP_SECRET is set but META_ACCESS_TOKEN is not: notified leads could not be read");
   config.secrets = {webhook.meta_app_secret, webhook.meta_verify_token, webhook.google_key, config.meta.access_token};
+  // Several pages: each notification is read with the token of the page it names.
+  if (!settings.optional("META_ACCOUNTS").empty()) {
+    std::vector<std::string> bad_names;
+    for (const std::string& account : configured_accounts("meta", lookup, bad_names)) {
+      const SettingLookup own = account_setting("meta", account, lookup);
+      MetaAccount page{account, own("META_PAGE_ID"), own("META_ACCESS_TOKEN")};
+      if (page.page_id.empty()) settings.complain("META_PAGE_ID_" + upper(account) + " is not set (META_ACCOUNTS)");
+      if (page.access_token.empty())
+        settings.complain("META_ACCESS_TOKEN_" + upper(account) + " (or META_ACCESS_TOKEN) is not set");
+      config.secrets.push_back(page.access_token);
+      webhook.meta_accounts.push_back(std::move(page));
+    }
+    for (std::string& problem : bad_names) settings.complain(std::move(problem));
+  }
+  if (!webhook.meta_app_secret.empty() && config.meta.access_token.empty() && webhook.meta_accounts.empty())
+    settings.complain("META_APP_SECRET is set but META_ACCESS_TOKEN is not: notified leads could not be read");
   // Custom sources pushed with Authorization: Bearer, each with a secret of its own.
   for (const std::string& source_type : comma_list(settings.optional("LEADSYNC_WEBHOOK_SOURCES"))) {
     std::string name = "LEADSYNC_WEBHOOK_SECRET_";
@@ -174,9 +204,43 @@ FetchConfig load_config(const std::string& command, bool have_form_ids, const Se
     google.refresh_token = settings.required("GOOGLE_OAUTH_REFRESH_TOKEN");
     config.secrets = {google.client_secret, google.refresh_token};
   } else if (command == "serve") {
-    load_webhook_config(settings, config);
+    load_webhook_config(settings, lookup, config);
   }
   return config;
+}
+
+bool is_account_name(const std::string& name) {
+  if (name.empty() || name.size() > 63) return false;
+  for (char c : name)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  return true;
+}
+
+std::vector<std::string> configured_accounts(const std::string& command, const SettingLookup& setting,
+                                             std::vector<std::string>& invalid) {
+  const std::string name = accounts_setting_name(command);
+  std::vector<std::string> accounts = comma_list(setting(name.c_str()));
+  for (const std::string& account : accounts)
+    if (!is_account_name(account))
+      invalid.push_back(name + ": \"" + account + "\" is not an account name (1 to 63 of a-z, 0-9 and _)");
+  for (std::size_t i = 0; i < accounts.size(); ++i)
+    for (std::size_t j = 0; j < i; ++j)
+      if (accounts[i] == accounts[j]) invalid.push_back(name + ": \"" + accounts[i] + "\" is listed twice");
+  if (accounts.empty()) accounts.emplace_back(kDefaultAccount);
+  return accounts;
+}
+
+SettingLookup account_setting(const std::string& command, const std::string& account, SettingLookup setting) {
+  const std::string prefix = platform_prefix(command);
+  const std::string suffix = "_" + upper(account);
+  return [prefix, suffix, setting = std::move(setting)](const char* name) {
+    const std::string key(name);
+    if (!prefix.empty() && key.rfind(prefix, 0) == 0) {
+      std::string own = setting((key + suffix).c_str());
+      if (!own.empty()) return own;
+    }
+    return setting(name);
+  };
 }
 
 std::vector<std::string> setting_names(const std::string& command) {

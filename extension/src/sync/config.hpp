@@ -14,6 +14,23 @@
 
 namespace leadsync::sync {
 
+// Accounts: several of one platform (Meta pages, Google Ads customers, Knowlarity number
+// sets), each with its own saved window. META_ACCOUNTS, KNOWLARITY_ACCOUNTS or
+// GOOGLE_ADS_ACCOUNTS name them (a,b,c); a platform setting NAME of account a is then
+// read from NAME_A first, else NAME, so what the accounts share is set once. Without a
+// list there is one account, "default", read from the plain names.
+inline constexpr const char* kDefaultAccount = "default";
+
+// 1 to 63 of a-z, 0-9 and _: the rule of the database's account_name domain.
+bool is_account_name(const std::string& name);
+
+// A Meta page of serve: its notifications are read with its token, under its account.
+struct MetaAccount {
+  std::string name;
+  std::string page_id;
+  std::string access_token;
+};
+
 // leadsync-fetch serve: the webhook receiver.
 struct WebhookConfig {
   std::string listen_host = "127.0.0.1";
@@ -27,6 +44,7 @@ struct WebhookConfig {
   std::string meta_verify_token;   // the subscription handshake; empty: refused
   std::string google_key;          // google_key of Google Ads lead form webhooks; empty: off
   std::map<std::string, std::string> source_secrets;  // custom source_type -> bearer secret
+  std::vector<MetaAccount> meta_accounts;  // META_ACCOUNTS; a page none names: META_ACCESS_TOKEN
 };
 
 struct FetchConfig {
@@ -54,6 +72,15 @@ std::string environment_setting(const char* name);
 // `invalid` a message for each one that is set but unusable.
 FetchConfig load_config(const std::string& command, bool have_form_ids, const SettingLookup& setting,
                         std::vector<std::string>& missing, std::vector<std::string>& invalid);
+
+// The accounts of `command` (meta, knowlarity, google): its *_ACCOUNTS list, else
+// {kDefaultAccount}. A name that is not an account name goes to `invalid`.
+std::vector<std::string> configured_accounts(const std::string& command, const SettingLookup& setting,
+                                             std::vector<std::string>& invalid);
+
+// `setting` as account `account` of `command` reads it: each of the platform's own
+// settings (META_*, KNOWLARITY_*, GOOGLE_*) from NAME_<ACCOUNT> when that is set, else NAME.
+SettingLookup account_setting(const std::string& command, const std::string& account, SettingLookup setting);
 
 // The names of every setting load_config reads for `command`.
 std::vector<std::string> setting_names(const std::string& command);

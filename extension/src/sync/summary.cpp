@@ -10,6 +10,7 @@ namespace leadsync::sync {
 std::string summary_json(const SyncReport& report, bool dry_run, const std::string& error) {
   nlohmann::ordered_json summary = {
       {"source", report.source_type},
+      {"account", report.account},
       {"since", format_iso_utc(report.window.since)},
       {"until", format_iso_utc(report.window.until)},
       {"pages", report.pages},

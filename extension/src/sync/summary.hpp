@@ -7,7 +7,7 @@
 
 namespace leadsync::sync {
 
-// {"source", "since", "until", "pages", "fetched", "filtered", "insertedNew",
+// {"source", "account", "since", "until", "pages", "fetched", "filtered", "insertedNew",
 //  "duplicateSameSource", "crossSourceHistory", "rejected"[, "dryRun"][, "error"]}
 std::string summary_json(const SyncReport& report, bool dry_run = false, const std::string& error = {});
 

@@ -35,6 +35,7 @@ struct IngestCounts {
 // page whose ingest failed (ingest_page then throws that failure instead of taking it).
 struct SyncReport {
   std::string source_type;
+  std::string account = "default";  // which account of the platform (config.hpp, kDefaultAccount)
   SyncWindow window;
   int pages = 0;
   std::int64_t fetched = 0;   // records the platform returned
