@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib/tap.sh"
 source "$(dirname "$0")/lib/fetch.sh"
 : "${LEADSYNC_CRON_DB:?LEADSYNC_CRON_DB must name the database pg_cron runs in}"
 
-tap_plan 27
+tap_plan 30
 fetch_start_fake --page-size 10
 since=$(fetch_iso $((FAKE_NOW - 49 * 3600)))
 until=$(fetch_iso "$FAKE_NOW")
@@ -72,6 +72,10 @@ tap_is "$(fetch_db_triples)" "$fetcher_rows" \
 tap_is "$(counters)" "$fetcher_counters" "and the same source counters"
 tap_is "$(tap_sql "SELECT synced_until = '$until'::timestamptz FROM sync_state WHERE source_type = 'meta_form'")" "t" \
   "sync_source saves the end of its window in the same sync_state as leadsync-fetch"
+tap_is "$(tap_sql "SELECT string_agg(source_type || ':' || account || ':' || (error IS NULL) || ':' || fetched, ' '
+                     ORDER BY source_type) FROM sync_runs WHERE path = 'in_database'")" \
+  "$(for c in google knowlarity meta; do jq -r '"\(.source):default:true:\(.fetched)"' "$TAP_TMP/fetcher_$c.out"; done | paste -sd' ')" \
+  "each sync_source run wrote exactly one sync_runs row (path in_database) with what it fetched"
 
 # ---------------------------------------------------------------------------------------
 # 7-8. The two paths share the saved window: either continues where the other stopped.
@@ -197,6 +201,11 @@ $job_history" "^failed: .*KNOWLARITY_API_KEY"
 tap_is "$(cron_sql -c "SELECT count(*) > 0 FROM sync_runs WHERE source_type = 'knowlarity_call' AND path = 'in_database'
                          AND error LIKE '%KNOWLARITY_API_KEY%'")" t \
   "and its failed run is in sync_runs all the same (run_sync commits it before raising)"
+account_job=$(cron_sql -c "SELECT schedule_sync('meta_form', '0 * * * *', 'page_b')")
+tap_is "$(cron_sql -c "SELECT jobname || ' ' || command FROM cron.job WHERE jobid = $account_job")
+$(cron_sql -c "SELECT unschedule_sync('meta_form', 'page_b')")" \
+  "leadsync-sync-meta_form-page_b CALL public.run_sync('meta_form', 'page_b')
+t" "schedule_sync of another account: a job of its own, named for the account; unschedule_sync removes it"
 reset_job=$(cron_sql -c "SET leadsync.timezone = 'Asia/Kolkata'" -c "SELECT schedule_daily_reset()")
 tap_is "$(cron_sql -c "SELECT unschedule_sync('meta_form') AND unschedule_sync('knowlarity_call')")
 $(cron_sql -c "SELECT count(*) FROM cron.job WHERE jobname LIKE 'leadsync-sync-%'")
@@ -231,6 +240,8 @@ tap_ok "1,000 failing syncs in one backend grow its private memory by less than 
 # ---------------------------------------------------------------------------------------
 # 22. The server log never saw a credential.
 # ---------------------------------------------------------------------------------------
+tap_ok "no run in sync_runs holds a credential (1,100 failed runs among them)" \
+  no_secret_in "$(tap_sql "SELECT string_agg(concat_ws(' ', account, error), E'\n') FROM sync_runs")"
 if [ -n "${LEADSYNC_SERVER_LOG:-}" ] && [ -r "$LEADSYNC_SERVER_LOG" ]; then
   tap_ok "the server log holds none of the stored credentials" no_secret_in "$(cat "$LEADSYNC_SERVER_LOG")"
 else
