@@ -11,7 +11,7 @@ PG_SOURCES = $(wildcard extension/src/pg/*.cpp)
 OBJS = $(CORE_SOURCES:.cpp=.o) $(SYNC_SOURCES:.cpp=.o) $(PG_SOURCES:.cpp=.o)
 
 MODULEDIR = extension
-# The current install script is built from sql/leadsync.sql; every released version's
+# The current install script is built from sql/install/; every released version's
 # install script is kept frozen in sql/released/ and every upgrade in sql/, so any
 # released version can be installed and updated along the chain.
 RELEASED_SCRIPTS = $(filter-out sql/released/leadsync--$(EXTVERSION).sql, $(wildcard sql/released/leadsync--*.sql))
@@ -31,8 +31,10 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-sql/leadsync--$(EXTVERSION).sql: sql/leadsync.sql
-	cp $< $@
+# The install script's parts, by purpose, joined in the order of their names.
+INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))
+sql/leadsync--$(EXTVERSION).sql: $(INSTALL_PARTS)
+	cat $^ > $@
 
 # The control file and META.json must carry the Makefile's version.
 .PHONY: check-version

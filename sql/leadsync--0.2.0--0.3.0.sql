@@ -1,6 +1,6 @@
 -- leadsync 0.2.0 -> 0.3.0: accounts (a window per account of a platform), the history of
 -- sync runs, and the webhook inbox of leadsync-fetch serve. The same changes as
--- sql/leadsync.sql.
+-- sql/install/.
 
 \echo Use "ALTER EXTENSION leadsync UPDATE TO '0.3.0'" to load this file. \quit
 

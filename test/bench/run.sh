@@ -13,8 +13,8 @@
 # Needs: the extension built and installed, pgbench, python3, /usr/bin/time, valgrind, wrk and
 # leadsync-fetch (LEADSYNC_FETCH, else $LEADSYNC_BUILD_DIR/fetcher/leadsync-fetch).
 # To measure a build that is NOT installed (a change under review), set
-# LEADSYNC_BENCH_MODULE=/path/to/leadsync.so (and LEADSYNC_BENCH_SQL=/path/to/leadsync.sql,
-# default sql/leadsync.sql): the objects are then created from that script, in public,
+# LEADSYNC_BENCH_MODULE=/path/to/leadsync.so (and LEADSYNC_BENCH_SQL=/path/to/the/install.sql,
+# default sql/install/*.sql joined): the objects are then created from that script, in public,
 # pointing at that library, instead of CREATE EXTENSION.
 set -euo pipefail
 
@@ -136,8 +136,9 @@ if [ -n "${LEADSYNC_BENCH_MODULE:-}" ]; then
   say "using the UNINSTALLED build $LEADSYNC_BENCH_MODULE"
   # The install script as CREATE EXTENSION would run it, minus what only an extension
   # script may do (register tables for pg_dump).
-  sed -e '/^\\echo /d' -e '/pg_extension_config_dump/d' -e 's/@extschema@/public/g' \
-      -e "s|MODULE_PATHNAME|$LEADSYNC_BENCH_MODULE|g" "${LEADSYNC_BENCH_SQL:-$LEADSYNC_ROOT/sql/leadsync.sql}" |
+  if [ -n "${LEADSYNC_BENCH_SQL:-}" ]; then cat "$LEADSYNC_BENCH_SQL"; else cat "$LEADSYNC_ROOT"/sql/install/*.sql; fi |
+    sed -e '/^\\echo /d' -e '/pg_extension_config_dump/d' -e 's/@extschema@/public/g' \
+      -e "s|MODULE_PATHNAME|$LEADSYNC_BENCH_MODULE|g" |
     sql -f - >/dev/null
 else
   sql -c "CREATE EXTENSION leadsync" >/dev/null

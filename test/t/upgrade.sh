@@ -10,11 +10,11 @@ tap_plan 8
 current=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$ROOT/extension/leadsync.control")
 oldest=$(ls "$ROOT"/sql/released/leadsync--*.sql | sed 's/.*leadsync--\(.*\)\.sql/\1/' | sort -V | head -n 1)
 
-# A released version's schema is frozen: sql/leadsync.sql may differ from it only after
-# EXTVERSION moved on (with an upgrade script).
+# A released version's schema is frozen: the install script (sql/install/*.sql, joined)
+# may differ from it only after EXTVERSION moved on (with an upgrade script).
 if [ -f "$ROOT/sql/released/leadsync--$current.sql" ]; then
-  tap_ok "sql/leadsync.sql is still exactly release $current (a change needs a new version and an upgrade script)" \
-    cmp -s "$ROOT/sql/leadsync.sql" "$ROOT/sql/released/leadsync--$current.sql"
+  tap_ok "sql/install/*.sql is still exactly release $current (a change needs a new version and an upgrade script)" \
+    cmp -s <(cat "$ROOT"/sql/install/*.sql) "$ROOT/sql/released/leadsync--$current.sql"
 else
   tap_ok "version $current is unreleased; an upgrade script leads to it from the last release" \
     test -n "$(ls "$ROOT"/sql/leadsync--*--"$current".sql 2>/dev/null)"

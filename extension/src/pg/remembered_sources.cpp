@@ -50,7 +50,7 @@ void forget_on_subtransaction_abort(SubXactEvent event, SubTransactionId, SubTra
 }
 
 // Whether the sources table has both triggers that make backends forget, enabled ALWAYS
-// (the schema of 0.2.0 on; sql/leadsync.sql names them). A database still on an older
+// (the schema of 0.2.0 on; sql/install/1_leads.sql names them). A database still on an older
 // schema with this library installed has none, and a trigger enabled only for origin or
 // replica sessions misses the other kind's changes: there every call reads the row.
 bool table_signals_changes(Oid sources_table) {
