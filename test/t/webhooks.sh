@@ -232,11 +232,12 @@ exec 3>&-
 serve_stop
 
 # --- secrets, root ------------------------------------------------------------------------
+tap_sql "SELECT string_agg(error, E'\n') FROM sync_runs" >"$TAP_TMP/serve-runs.err"  # the runs' errors too
 leaked=""
 for secret in "${SERVE_SECRETS[@]}" "${FETCH_SECRETS[@]}"; do
   grep -qF -- "$secret" "$TAP_TMP"/serve*.err "$TAP_TMP"/*.body && leaked+=" $secret"
 done
-tap_is "$leaked" "" "no secret or token in the server's log or in any answer"
+tap_is "$leaked" "" "no secret or token in the server's log, in any answer or in a run's error"
 if [ "$(id -u)" = 0 ]; then
   env META_APP_SECRET=x META_ACCESS_TOKEN=y "$LEADSYNC_FETCH" serve >"$TAP_TMP/root.out" 2>&1
   tap_is "$?/$(grep -c 'refusing to run as root' "$TAP_TMP/root.out")" "2/1" "as root it refuses to start (exit 2)"

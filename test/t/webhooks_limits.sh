@@ -22,7 +22,9 @@ printf 'GET /healthz HTTP/1.1\r\nHost: x\r\n' >&3  # both mid-headers: two conne
 printf 'GET /healthz HTTP/1.1\r\nHost: x\r\n' >&4
 sleep 0.3
 curl -sS -o /dev/null --max-time 5 "$SERVE/healthz" 2>/dev/null
-tap_is "$?" 52 "with LEADSYNC_WEBHOOK_MAX_CONNECTIONS=2 held, a third connection is closed unanswered (curl: empty reply)"
+third=$?  # 52: closed with no reply; 56: reset (closed before curl's request was read)
+tap_ok "with LEADSYNC_WEBHOOK_MAX_CONNECTIONS=2 held, a third connection is closed unanswered (curl exit $third)" \
+  test "$third" = 52 -o "$third" = 56
 exec 3>&-
 sleep 0.3
 tap_is "$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 "$SERVE/healthz")" 200 \
