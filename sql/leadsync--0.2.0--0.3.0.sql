@@ -17,6 +17,40 @@ CREATE DOMAIN @extschema@.account_name AS text
 COMMENT ON DOMAIN @extschema@.account_name IS
     'An account of a platform: lower-case letters, digits and _ (it names environment variables, upper-cased).';
 
+-- Roles granted a function that is replaced below keep it on its replacement (the README
+-- told fetcher roles to grant them): remembered here, granted again at the end.
+DO $$
+BEGIN
+    PERFORM pg_catalog.set_config('leadsync_upgrade.grants', COALESCE((
+        SELECT pg_catalog.jsonb_agg(pg_catalog.format('GRANT %s TO %s%s', t.target,
+                   CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+                        ELSE pg_catalog.quote_ident(r.rolname) END,
+                   CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END))::text
+          FROM (VALUES
+                  ('sync_window_start(text,interval,interval)',
+                   'EXECUTE ON FUNCTION @extschema@.sync_window_start(text, interval, interval, text)'),
+                  ('record_sync_success(text,timestamptz,timestamptz,jsonb)',
+                   'EXECUTE ON FUNCTION @extschema@.record_sync_success(text, timestamptz, timestamptz, jsonb, text, text, timestamptz)'),
+                  ('record_sync_failure(text,text)',
+                   'EXECUTE ON FUNCTION @extschema@.record_sync_failure(text, text, text, text, timestamptz, timestamptz, timestamptz, jsonb)'),
+                  ('sync_status()', 'EXECUTE ON FUNCTION @extschema@.sync_status()'),
+                  ('sync_status()', 'SELECT ON TABLE @extschema@.sync_runs'),  -- leadsync-fetch history
+                  ('configure_source(text,jsonb)', 'EXECUTE ON FUNCTION @extschema@.configure_source(text, jsonb, text)'),
+                  ('sync_source(text,timestamptz,timestamptz)',
+                   'EXECUTE ON FUNCTION @extschema@.sync_source(text, timestamptz, timestamptz, text)'),
+                  ('sync_source(text,timestamptz,timestamptz)', 'EXECUTE ON PROCEDURE @extschema@.run_sync(text, text)'),
+                  ('schedule_sync(text,text)', 'EXECUTE ON FUNCTION @extschema@.schedule_sync(text, text, text)'),
+                  ('unschedule_sync(text)', 'EXECUTE ON FUNCTION @extschema@.unschedule_sync(text, text)'))
+               AS t (old, target)
+          JOIN pg_catalog.pg_proc AS p
+            ON p.oid OPERATOR(pg_catalog.=) pg_catalog.to_regprocedure('@extschema@.' OPERATOR(pg_catalog.||) t.old)
+         CROSS JOIN LATERAL pg_catalog.aclexplode(p.proacl) AS a
+          LEFT JOIN pg_catalog.pg_roles AS r ON r.oid OPERATOR(pg_catalog.=) a.grantee
+         WHERE a.privilege_type OPERATOR(pg_catalog.=) 'EXECUTE'
+           AND a.grantee OPERATOR(pg_catalog.<>) p.proowner), '[]'), true);
+END
+$$;
+
 -- Every function that gains an account (or a return column) is replaced (first: the old ones
 -- depend on sync_state's key); calls written for 0.2.0 still work, for the account 'default'.
 DROP FUNCTION @extschema@.sync_window_start(text, interval, interval);
@@ -103,9 +137,16 @@ CREATE FUNCTION @extschema@.record_sync_run(source_type text, account text, path
     LANGUAGE sql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     BEGIN ATOMIC
+        -- Rows another run is removing are skipped, never waited for: pruning takes no lock
+        -- a concurrent run could be waiting on (a run holds its source's row meanwhile).
         DELETE FROM @extschema@.sync_runs AS r
-         WHERE r.finished_at OPERATOR(pg_catalog.<)
-               (pg_catalog.now() OPERATOR(pg_catalog.-) @extschema@.sync_runs_retention());
+         WHERE r.id OPERATOR(pg_catalog.=) ANY (ARRAY(
+                   SELECT o.id FROM @extschema@.sync_runs AS o
+                    WHERE o.finished_at OPERATOR(pg_catalog.<)
+                          (pg_catalog.now() OPERATOR(pg_catalog.-) @extschema@.sync_runs_retention())
+                    ORDER BY o.finished_at
+                    LIMIT 10000
+                      FOR UPDATE SKIP LOCKED));
         INSERT INTO @extschema@.sync_runs (source_type, account, path, since, until, started_at, pages, fetched,
                                            inserted_new, duplicate_same_source, cross_source_history, rejected,
                                            error)
@@ -233,7 +274,7 @@ CREATE PROCEDURE @extschema@.run_sync(source_type text, account text DEFAULT 'de
     LANGUAGE plpgsql
     AS $$
 DECLARE
-    summary jsonb;
+    summary pg_catalog.jsonb;
 BEGIN
     summary := @extschema@.sync_source(run_sync.source_type, NULL, NULL, run_sync.account);
     COMMIT;
@@ -265,6 +306,9 @@ BEGIN
     IF source_type NOT IN ('meta_form', 'knowlarity_call', 'google_ads') THEN
         RAISE EXCEPTION 'leadsync: schedule_sync cannot fetch "%"', source_type
             USING HINT = 'It fetches meta_form, knowlarity_call and google_ads.';
+    END IF;
+    IF account IS NULL THEN
+        RAISE EXCEPTION 'leadsync: schedule_sync: account must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     PERFORM account::@extschema@.account_name;  -- a bad name fails here, not in every run
     -- pg_cron runs the job as the role calling this, in this database.
@@ -437,3 +481,15 @@ REVOKE ALL ON FUNCTION @extschema@.sync_source(text, timestamptz, timestamptz, t
 REVOKE ALL ON PROCEDURE @extschema@.run_sync(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.schedule_sync(text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.unschedule_sync(text, text) FROM PUBLIC;
+
+-- The grants remembered before the old functions were dropped, on their replacements.
+DO $$
+DECLARE
+    statement text;
+BEGIN
+    FOR statement IN SELECT g FROM pg_catalog.jsonb_array_elements_text(
+                         pg_catalog.current_setting('leadsync_upgrade.grants')::pg_catalog.jsonb) AS g LOOP
+        EXECUTE statement;
+    END LOOP;
+END
+$$;

@@ -11,6 +11,9 @@ namespace {
 
 using Result = std::unique_ptr<PGresult, void (*)(PGresult*)>;
 
+// invalid_sql_statement_name: "prepared statement ... does not exist".
+constexpr const char* kNoSuchPreparedStatement = "26000";
+
 // SQLSTATE classes worth another try: connection exceptions, the server shutting down
 // or starting, serialization failures and deadlocks, insufficient resources.
 bool is_transient(const char* sqlstate) {
@@ -99,8 +102,15 @@ Database::Rows Database::query(const std::string& sql_template, const std::vecto
       const char* sqlstate = PQresultErrorField(rows.result.get(), PG_DIAG_SQLSTATE);
       problem = one_line(rows.result != nullptr ? PQresultErrorMessage(rows.result.get())
                                                 : PQerrorMessage(connection_.get()));
-      if (!is_transient(sqlstate) && PQstatus(connection_.get()) == CONNECTION_OK)
+      if (prepare_statements_ && sqlstate != nullptr && std::string(sqlstate) == kNoSuchPreparedStatement) {
+        // A statement prepared on this session is gone: a pooler in transaction mode hands
+        // each statement to another server session, or DEALLOCATE ran. From now on every
+        // statement is sent unprepared, and this one again.
+        prepare_statements_ = false;
+        log_(what + ": " + problem + "; sending statements unprepared from now on");
+      } else if (!is_transient(sqlstate) && PQstatus(connection_.get()) == CONNECTION_OK) {
         throw DatabaseError(what + ": " + problem, sqlstate != nullptr ? sqlstate : "");
+      }
     }
     // The next attempt, or the next statement after giving up (record_failure), starts on
     // a new connection.
@@ -131,7 +141,9 @@ bool Database::send(const std::string& sql_template, const std::vector<std::stri
   for (const std::string& parameter : parameters) values.push_back(parameter.c_str());
   const int count = static_cast<int>(values.size());
   auto statement = prepared_.find(sql);
-  if (statement == prepared_.end()) {
+  if (!prepare_statements_) {
+    statement = prepared_.end();
+  } else if (statement == prepared_.end()) {
     const std::string name = "leadsync_" + std::to_string(prepared_.size() + 1);
     Result prepared(PQprepare(connection_.get(), name.c_str(), sql.c_str(), count, nullptr), PQclear);
     if (PQresultStatus(prepared.get()) == PGRES_COMMAND_OK) statement = prepared_.emplace(sql, name).first;

@@ -124,6 +124,7 @@ class Database : public PageSink {
   // The statements prepared on this connection: SQL text -> statement name. Each is
   // parsed and planned once per connection, not once per call (a webhook is one call).
   std::map<std::string, std::string> prepared_;
+  bool prepare_statements_ = true;  // false once a prepared statement vanished (see query())
   std::optional<Page> in_flight_;
 };
 

@@ -247,6 +247,8 @@ bool load_accounts(const Arguments& arguments, std::vector<std::pair<std::string
       invalid.push_back("--account " + arguments.account + ": not a configured account (configured: " + known + ")");
     }
     names = {arguments.account};
+  } else if (!arguments.form_ids.empty() && names.size() > 1) {
+    invalid.push_back("--form-id names the forms of one account: add --account");
   }
   std::vector<std::string> missing;
   std::vector<std::string> secrets;  // every account's: each account's lines hide them all
@@ -261,6 +263,10 @@ bool load_accounts(const Arguments& arguments, std::vector<std::pair<std::string
       missing.push_back(listed ? setting + "_" + upper_name + " (or " + setting + ")" : setting);
     }
     secrets.insert(secrets.end(), config.secrets.begin(), config.secrets.end());
+    for (const auto& [other, other_config] : accounts)
+      if (account_identity(arguments.command, other_config) == account_identity(arguments.command, config))
+        invalid.push_back("accounts " + other + " and " + name + " would read the same leads (" +
+                          account_identity(arguments.command, config) + "): set each account's own settings");
     accounts.emplace_back(name, std::move(config));
   }
   for (auto& account : accounts) account.second.secrets = secrets;
@@ -311,7 +317,7 @@ int main(int argc, char** argv) {
     for (const auto& [account, account_config] : accounts) {
       try {
         if (sync_account(arguments, account_config, account, database) != kExitOk) status = kExitFailed;
-      } catch (const SyncError& error) {  // the database, before or after the platform's pages
+      } catch (const std::exception& error) {  // the database, before or after the platform's pages
         std::cerr << program << (account == kDefaultAccount ? "" : "[" + account + "] ")
                   << "failed: " << redact(error.what(), config.secrets) << std::endl;
         status = kExitFailed;

@@ -90,9 +90,16 @@ CREATE FUNCTION @extschema@.record_sync_run(source_type text, account text, path
     LANGUAGE sql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     BEGIN ATOMIC
+        -- Rows another run is removing are skipped, never waited for: pruning takes no lock
+        -- a concurrent run could be waiting on (a run holds its source's row meanwhile).
         DELETE FROM @extschema@.sync_runs AS r
-         WHERE r.finished_at OPERATOR(pg_catalog.<)
-               (pg_catalog.now() OPERATOR(pg_catalog.-) @extschema@.sync_runs_retention());
+         WHERE r.id OPERATOR(pg_catalog.=) ANY (ARRAY(
+                   SELECT o.id FROM @extschema@.sync_runs AS o
+                    WHERE o.finished_at OPERATOR(pg_catalog.<)
+                          (pg_catalog.now() OPERATOR(pg_catalog.-) @extschema@.sync_runs_retention())
+                    ORDER BY o.finished_at
+                    LIMIT 10000
+                      FOR UPDATE SKIP LOCKED));
         INSERT INTO @extschema@.sync_runs (source_type, account, path, since, until, started_at, pages, fetched,
                                            inserted_new, duplicate_same_source, cross_source_history, rejected,
                                            error)

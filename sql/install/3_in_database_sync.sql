@@ -45,7 +45,7 @@ CREATE PROCEDURE @extschema@.run_sync(source_type text, account text DEFAULT 'de
     LANGUAGE plpgsql
     AS $$
 DECLARE
-    summary jsonb;
+    summary pg_catalog.jsonb;
 BEGIN
     summary := @extschema@.sync_source(run_sync.source_type, NULL, NULL, run_sync.account);
     COMMIT;
@@ -91,6 +91,9 @@ BEGIN
     IF source_type NOT IN ('meta_form', 'knowlarity_call', 'google_ads') THEN
         RAISE EXCEPTION 'leadsync: schedule_sync cannot fetch "%"', source_type
             USING HINT = 'It fetches meta_form, knowlarity_call and google_ads.';
+    END IF;
+    IF account IS NULL THEN
+        RAISE EXCEPTION 'leadsync: schedule_sync: account must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     PERFORM account::@extschema@.account_name;  -- a bad name fails here, not in every run
     -- pg_cron runs the job as the role calling this, in this database.

@@ -1,5 +1,5 @@
 \ir lib/setup.sql
-SELECT plan(18);
+SELECT plan(19);
 
 -- --- accounts: each has its own window -------------------------------------------------------
 SELECT is(record_sync_success('meta_form', now() - interval '1 day', timestamptz '2026-11-25 10:00+00', '{}',
@@ -51,6 +51,11 @@ SELECT results_eq($$ SELECT account::text FROM sync_runs ORDER BY id $$,
 SET LOCAL leadsync.sync_runs_retention = '36h';
 SELECT is(sync_runs_retention(), interval '1 day 12 hours', 'the retention is a setting (36h here)');
 SELECT FROM record_sync_failure('knowlarity_call', 'HTTP 403');
+CREATE ROLE leadsync_test_recorder NOLOGIN;
+SET LOCAL ROLE leadsync_test_recorder;
+SELECT throws_ok($$ SET leadsync.sync_runs_retention = '1h' $$, '42501', NULL,
+                 'only a superuser may change it: a role that records runs cannot shorten the history');
+RESET ROLE;
 SELECT is((SELECT count(*) FROM sync_runs WHERE finished_at < now() - interval '36 hours'), 0::bigint,
           'and the next run prunes to it');
 

@@ -8,7 +8,7 @@
 set -u
 source "$(dirname "$0")/lib/tap.sh"
 source "$(dirname "$0")/lib/fetch.sh"
-tap_plan 19
+tap_plan 21
 
 fetch_start_fake --leads-per-form 5 --calls 2 --google-leads 2 || tap_abort "no fake platforms"
 tap_create_db fetch_accounts || tap_abort "cannot create a database"
@@ -63,6 +63,11 @@ tap_is "$(tap_sql "SELECT count(*) FROM leads_master WHERE external_lead_id IN (
 tap_is "$(jq -r .since "$TAP_TMP/b_back.out")" "$(tap_sql "SELECT to_char('$B1'::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')")" \
   "(its window began at B's saved point, not A's)"
 
+META_FORM_IDS_PAGE_B=${FORMS[0]} fetch_run same meta
+tap_is "$FETCH_RC/$(grep -c 'accounts page_a and page_b would read the same leads' "$TAP_TMP/same.err")" "2/1" \
+  "two accounts set to read the same forms: refused, exit 2, before any request"
+fetch_run forms meta --form-id "${FORMS[0]}"
+tap_is "$FETCH_RC/$(grep -c 'add --account' "$TAP_TMP/forms.err")" "2/1" "--form-id with several accounts needs --account"
 fetch_run nobody meta --account page_c
 tap_is "$FETCH_RC/$(grep -c 'not a configured account (configured: page_a, page_b)' "$TAP_TMP/nobody.err")" "2/1" \
   "--account of an account not configured: exit 2, naming the configured ones"

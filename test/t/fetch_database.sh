@@ -8,7 +8,7 @@ export TAP_TIMEOUT=${TAP_TIMEOUT:-100}
 source "$(dirname "$0")/lib/tap.sh"
 source "$(dirname "$0")/lib/fetch.sh"
 
-tap_plan 7
+tap_plan 9
 # 3 active Meta forms x 12 leads at 4 a page: 9 pages in all.
 fetch_start_fake --leads-per-form 12 --calls 4 --google-leads 4 --page-size 4 --seed 7 ||
   tap_abort "cannot start the fake platforms server"
@@ -56,3 +56,20 @@ tap_is "$(fetch_counts restart)" "$(TAP_DB=$DATABASE_URL_SAVED fetch_expect_coun
   "the summary counts every page once, as in an uninterrupted run"
 tap_is "$(tap_sql "SELECT synced_until = to_timestamp($FAKE_NOW) FROM sync_state WHERE source_type = 'meta_form'")" t \
   "and the window advanced to the end of the run"
+
+# --------------------------------------------------------------------------------------
+# Prepared statements vanish from the session (as behind a pooler in transaction mode, or
+# after DEALLOCATE): the fetcher falls back to unprepared statements and loses nothing.
+# --------------------------------------------------------------------------------------
+tap_create_db fetch_db_deallocate || tap_abort "cannot create a database"
+tap_sql "CREATE TABLE deallocated (done boolean)" "CREATE FUNCTION deallocate_once() RETURNS trigger LANGUAGE plpgsql AS \$\$
+  BEGIN
+    IF NOT EXISTS (SELECT FROM public.deallocated) THEN INSERT INTO public.deallocated VALUES (true); EXECUTE 'DEALLOCATE ALL'; END IF;
+    RETURN NEW;
+  END \$\$" "CREATE TRIGGER deallocate_once AFTER INSERT ON leads_master FOR EACH ROW EXECUTE FUNCTION deallocate_once()" \
+  >/dev/null
+fetch_run deallocated meta "${window[@]}"
+tap_is "$FETCH_RC/$(grep -c 'sending statements unprepared from now on' "$TAP_TMP/deallocated.err")" "0/1" \
+  "the prepared statements dropped after the first page: it says so, goes on unprepared, exit 0"
+fetch_is_lines "$(fetch_db_triples)" "$(fetch_expect_triples meta_form "$EXPECT")" \
+  "and every lead of every page is stored exactly once"

@@ -6,7 +6,7 @@ set -u
 source "$(dirname "$0")/lib/tap.sh"
 ROOT=${LEADSYNC_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 
-tap_plan 8
+tap_plan 9
 current=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$ROOT/extension/leadsync.control")
 oldest=$(ls "$ROOT"/sql/released/leadsync--*.sql | sed 's/.*leadsync--\(.*\)\.sql/\1/' | sort -V | head -n 1)
 
@@ -110,6 +110,25 @@ else
   tap_fail "the upgraded schema equals a fresh install of $current"
   tap_diag "$(head -n 30 "$TAP_TMP/schema.diff")"
 fi
+
+# A fetcher role granted what the README of the old version said, in a database of its own
+# (an ACL left behind would differ from a fresh install's).
+tap_new_empty_db GRANTS grants || tap_abort "cannot create a database"
+FETCHER_ROLE=leadsync_upgrade_fetcher_$$
+TAP_DB=$GRANTS tap_sql "CREATE EXTENSION leadsync VERSION '$oldest'" "CREATE ROLE $FETCHER_ROLE NOLOGIN" \
+  "GRANT EXECUTE ON FUNCTION ingest_leads(text, jsonb), sync_window_start(text, interval, interval),
+     record_sync_success(text, timestamptz, timestamptz, jsonb), record_sync_failure(text, text), sync_status()
+     TO $FETCHER_ROLE" "ALTER EXTENSION leadsync UPDATE" >/dev/null
+TAP_DB=$GRANTS
+tap_is "$(tap_sql "SELECT has_function_privilege('$FETCHER_ROLE', 'sync_window_start(text, interval, interval, text)', 'EXECUTE')
+  AND has_function_privilege('$FETCHER_ROLE', 'record_sync_success(text, timestamptz, timestamptz, jsonb, text, text, timestamptz)', 'EXECUTE')
+  AND has_function_privilege('$FETCHER_ROLE', 'record_sync_failure(text, text, text, text, timestamptz, timestamptz, timestamptz, jsonb)', 'EXECUTE')
+  AND has_function_privilege('$FETCHER_ROLE', 'sync_status()', 'EXECUTE')
+  AND has_table_privilege('$FETCHER_ROLE', 'sync_runs', 'SELECT')
+  AND NOT has_function_privilege('$FETCHER_ROLE', 'sync_source(text, timestamptz, timestamptz, text)', 'EXECUTE')")" t \
+  "a role granted the replaced functions keeps them on their replacements (and sync_runs for history), nothing more"
+tap_sql "DROP OWNED BY $FETCHER_ROLE" "DROP ROLE $FETCHER_ROLE" >/dev/null
+TAP_DB=$UPGRADED
 
 # Between `make install` and ALTER EXTENSION UPDATE, the new library runs on the oldest
 # schema, which has no trigger to make backends forget the source ids they remember: there

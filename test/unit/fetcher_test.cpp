@@ -101,12 +101,32 @@ TEST(Accounts, ServeReadsEachPageWithItsToken) {
   EXPECT_EQ(config.webhook.meta_accounts[0].access_token, "token-a");
   EXPECT_EQ(config.webhook.meta_accounts[1].access_token, "token-shared");
   EXPECT_EQ(redact("token-a token-shared app-secret", config.secrets), "[REDACTED] [REDACTED] [REDACTED]");
+  FakeSettings one_page{{{"META_APP_SECRET", "app-secret"}, {"META_ACCOUNTS", "andheri,thane"},
+                         {"META_PAGE_ID", "101"}, {"META_ACCESS_TOKEN", "token-shared"}}};
+  invalid.clear();
+  load_config("serve", false, one_page.lookup(), missing, invalid);
+  ASSERT_EQ(invalid.size(), 1u) << "two accounts on one page: which would read its leads?";
+  EXPECT_NE(invalid[0].find("same page 101"), std::string::npos);
   FakeSettings no_page{{{"META_APP_SECRET", "app-secret"}, {"META_ACCOUNTS", "andheri"},
                         {"META_ACCESS_TOKEN_ANDHERI", "token-a"}}};
   invalid.clear();
   load_config("serve", false, no_page.lookup(), missing, invalid);
   ASSERT_EQ(invalid.size(), 1u);
   EXPECT_NE(invalid[0].find("META_PAGE_ID_ANDHERI"), std::string::npos);
+}
+
+TEST(Accounts, IdentityIsWhatAnAccountReads) {
+  FetchConfig a, b;
+  a.meta.page_id = b.meta.page_id = "101";
+  a.meta.form_ids = {"2", "1"};
+  b.meta.form_ids = {"1", "2"};
+  EXPECT_EQ(account_identity("meta", a), account_identity("meta", b)) << "the same forms in another order";
+  b.meta.form_ids = {"1"};
+  EXPECT_NE(account_identity("meta", a), account_identity("meta", b));
+  a.google.customer_id = "1";
+  b.google.customer_id = "2";
+  EXPECT_NE(account_identity("google", a), account_identity("google", b));
+  EXPECT_EQ(account_identity("knowlarity", a), account_identity("knowlarity", b)) << "both read every call";
 }
 
 TEST(FetchConfig, DefaultsMatchTheDocumentedOnes) {

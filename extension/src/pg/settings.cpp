@@ -48,7 +48,10 @@ void define_settings() {
   DefineCustomIntVariable(
       "leadsync.sync_runs_retention", "How long sync_runs keeps a run; each run recorded removes older ones.",
       "A time such as 90d or 36h.", &sync_runs_retention_setting, kDefaultSyncRunsRetentionMinutes, 60,
-      100 * 365 * kMinutesPerDay, PGC_USERSET, GUC_UNIT_MIN, nullptr, nullptr, nullptr);
+      100 * 365 * kMinutesPerDay,
+      // Superusers only (postgresql.conf, ALTER DATABASE/ROLE ... SET): a role that may only
+      // record runs must not be able to delete the history by setting it short.
+      PGC_SUSET, GUC_UNIT_MIN, nullptr, nullptr, nullptr);
   MarkGUCPrefixReserved("leadsync");
 }
 

@@ -164,7 +164,8 @@ Datum sync_source_body(FunctionCallInfo fcinfo) {
                    "leadsync: sync_source('" + source_type + "', account " + account + ") is not configured: " +
                        problems,
                    "Set it with SELECT " + schema + ".configure_source('" + source_type +
-                       "', '{\"NAME\": \"value\"}'); the names are those of leadsync-fetch's environment.");
+                       "', '{\"NAME\": \"value\"}', '" + account +
+                       "'); the names are those of leadsync-fetch's environment.");
   }
   config.http.connect_timeout_ms = http_connect_timeout_ms();
   config.http.total_timeout_ms = http_timeout_ms();
@@ -277,19 +278,21 @@ Datum configure_source_body(FunctionCallInfo fcinfo) {
       }
       accepted_keys += (accepted_keys.empty() ? "" : ",") + row[0];
     }
-    // The values go from the argument to the table in SQL, never through C++ strings.
-    query_text(with_schema("WITH filtered AS ("
-                           "  SELECT COALESCE(pg_catalog.jsonb_object_agg(s.key, s.value), '{}') AS settings"
-                           "    FROM pg_catalog.jsonb_each($2::pg_catalog.jsonb) AS s"
-                           "   WHERE s.key OPERATOR(pg_catalog.=) ANY ($3::pg_catalog.text[]))"
-                           " INSERT INTO @S@.source_settings AS o (source_type, account, settings)"
-                           " SELECT $1, $4, pg_catalog.jsonb_strip_nulls(f.settings) FROM filtered AS f"
-                           " ON CONFLICT ON CONSTRAINT source_settings_pkey DO UPDATE"
-                           "   SET settings = pg_catalog.jsonb_strip_nulls(o.settings OPERATOR(pg_catalog.||)"
-                           "                  (SELECT f.settings FROM filtered AS f)),"
-                           "       updated_at = pg_catalog.now()",
-                           schema),
-               {source_type, settings_text, "{" + accepted_keys + "}", account});
+    // The values go from the argument to the table in SQL, never through C++ strings. No
+    // known setting: nothing is stored (a row of none would make an account "configured").
+    if (!accepted_keys.empty())
+      query_text(with_schema("WITH filtered AS ("
+                             "  SELECT COALESCE(pg_catalog.jsonb_object_agg(s.key, s.value), '{}') AS settings"
+                             "    FROM pg_catalog.jsonb_each($2::pg_catalog.jsonb) AS s"
+                             "   WHERE s.key OPERATOR(pg_catalog.=) ANY ($3::pg_catalog.text[]))"
+                             " INSERT INTO @S@.source_settings AS o (source_type, account, settings)"
+                             " SELECT $1, $4, pg_catalog.jsonb_strip_nulls(f.settings) FROM filtered AS f"
+                             " ON CONFLICT ON CONSTRAINT source_settings_pkey DO UPDATE"
+                             "   SET settings = pg_catalog.jsonb_strip_nulls(o.settings OPERATOR(pg_catalog.||)"
+                             "                  (SELECT f.settings FROM filtered AS f)),"
+                             "       updated_at = pg_catalog.now()",
+                             schema),
+                 {source_type, settings_text, "{" + accepted_keys + "}", account});
     call_postgres([&] { pfree(settings_text); });
   }
   call_postgres([] { SPI_finish(); });

@@ -1,6 +1,7 @@
 // Settings (environment variables for leadsync-fetch) to FetchConfig.
 #include "sync/config.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
@@ -128,6 +129,9 @@ void load_webhook_config(const Settings& settings, const SettingLookup& lookup, 
       if (page.page_id.empty()) settings.complain("META_PAGE_ID_" + upper(account) + " is not set (META_ACCOUNTS)");
       if (page.access_token.empty())
         settings.complain("META_ACCESS_TOKEN_" + upper(account) + " (or META_ACCESS_TOKEN) is not set");
+      for (const MetaAccount& other : webhook.meta_accounts)
+        if (!page.page_id.empty() && other.page_id == page.page_id)
+          settings.complain("META_ACCOUNTS: " + other.name + " and " + account + " have the same page " + page.page_id);
       config.secrets.push_back(page.access_token);
       webhook.meta_accounts.push_back(std::move(page));
     }
@@ -241,6 +245,21 @@ SettingLookup account_setting(const std::string& command, const std::string& acc
     }
     return setting(name);
   };
+}
+
+std::string account_identity(const std::string& command, const FetchConfig& config) {
+  auto joined = [](std::vector<std::string> items) {
+    std::sort(items.begin(), items.end());
+    std::string text;
+    for (const std::string& item : items) text += (text.empty() ? "" : ",") + item;
+    return text;
+  };
+  if (command == "meta") return "page " + config.meta.page_id + " forms " + joined(config.meta.form_ids);
+  if (command == "google") return "customer " + config.google.customer_id;
+  if (command == "knowlarity")
+    return "numbers " + (config.knowlarity.allowed_numbers.empty() ? std::string("(all)")
+                                                                   : joined(config.knowlarity.allowed_numbers));
+  return {};
 }
 
 std::vector<std::string> setting_names(const std::string& command) {

@@ -82,6 +82,11 @@ std::vector<std::string> configured_accounts(const std::string& command, const S
 // settings (META_*, KNOWLARITY_*, GOOGLE_*) from NAME_<ACCOUNT> when that is set, else NAME.
 SettingLookup account_setting(const std::string& command, const std::string& account, SettingLookup setting);
 
+// What an account of `command` reads from its platform: the page and forms, the Google
+// Ads customer, the Knowlarity numbers. Two accounts with the same would fetch the same
+// leads under two windows (a per-account setting left unset falls back to the shared one).
+std::string account_identity(const std::string& command, const FetchConfig& config);
+
 // The names of every setting load_config reads for `command`.
 std::vector<std::string> setting_names(const std::string& command);
 

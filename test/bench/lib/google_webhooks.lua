@@ -9,7 +9,7 @@
 -- before the run, to check it, and never sends that request: thread 1 answers that call
 -- with a request that is not a lead. And its main thread sleeps the whole -d duration
 -- even when every thread has stopped: the last thread to finish appends to DONE_FILE,
--- finds all T there and sends wrk a SIGINT, which ends the run as Ctrl-C would.
+-- finds all T there and sends wrk SIGINTs, which end the run as Ctrl-C would.
 
 local threads, started = {}, 0
 
@@ -59,8 +59,10 @@ function finished()
     local stat = io.open("/proc/self/stat")
     local pid = stat:read("*n")
     stat:close()
-    -- (not os.execute: system() ignores SIGINT until its child is done)
-    io.popen("kill -INT " .. pid):close()
+    -- Any thread of wrk may take the signal, and only the main thread's taking it ends
+    -- the sleep (one run hung for the whole -d): signal every 50 ms until wrk is gone.
+    -- (Not os.execute: system() ignores SIGINT until its child is done.)
+    io.popen("(while kill -INT " .. pid .. " 2>/dev/null; do sleep 0.05; done) >/dev/null 2>&1 &"):close()
   end
 end
 
