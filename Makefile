@@ -42,3 +42,9 @@ check-version:
 	@grep -q "default_version = '$(EXTVERSION)'" extension/leadsync.control || { echo "leadsync.control version differs from $(EXTVERSION)"; exit 1; }
 	@grep -q '"version": "$(EXTVERSION)"' META.json || { echo "META.json version differs from $(EXTVERSION)"; exit 1; }
 all: check-version
+
+# The PGXN distribution: leadsync-<version>.zip with every tracked file of HEAD under
+# leadsync-<version>/, as PGXN expects (META.json at the top of that directory).
+.PHONY: dist
+dist:
+	git archive --format zip --prefix=leadsync-$(EXTVERSION)/ --output leadsync-$(EXTVERSION).zip HEAD

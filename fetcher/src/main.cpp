@@ -25,6 +25,7 @@ constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
 
 constexpr const char* kUsage = R"(usage:
+  leadsync-fetch --version
   leadsync-fetch meta        [--account A] [--since T] [--until T] [--form-id ID]... [--dry-run]
   leadsync-fetch knowlarity  [--account A] [--since T] [--until T] [--dry-run]
   leadsync-fetch google      [--account A] [--since T] [--until T] [--dry-run]
@@ -281,6 +282,10 @@ int main(int argc, char** argv) {
   Arguments arguments;
   if (argc >= 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
     std::cout << kUsage;
+    return kExitOk;
+  }
+  if (argc >= 2 && std::string(argv[1]) == "--version") {
+    std::cout << "leadsync-fetch " << LEADSYNC_VERSION << "\n";
     return kExitOk;
   }
   if (std::string problem = parse_arguments(argc, argv, arguments); !problem.empty()) {
