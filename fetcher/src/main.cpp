@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cstdio>
 #include <iostream>
 #include <optional>
@@ -169,13 +168,17 @@ int print_history(Database& database, const HistoryQuery& query, bool json) {
   return kExitOk;
 }
 
+// The prefix of an account's stderr lines: "leadsync-fetch meta [thane]: ".
+std::string prefix_of(const std::string& command, const std::string& account) {
+  return "leadsync-fetch " + command + (account == kDefaultAccount ? std::string() : " [" + account + "]") + ": ";
+}
+
 // Syncs one account: its window, its pages, its record (window and sync_runs row).
 // Returns its exit status; its summary line goes to stdout.
 int sync_account(const Arguments& arguments, const FetchConfig& config, const std::string& account,
                  Database& database) {
   const bool terminal = isatty(STDERR_FILENO);
-  const std::string program = "leadsync-fetch " + arguments.command +
-                              (account == kDefaultAccount ? std::string() : " [" + account + "]") + ": ";
+  const std::string program = prefix_of(arguments.command, account);
   auto say = [&](const std::string& line) { std::cerr << program << redact(line, config.secrets) << std::endl; };
   // The platforms' page lines only on a terminal; their retries always.
   auto progress = [&](const std::string& line) {
@@ -234,10 +237,18 @@ int sync_account(const Arguments& arguments, const FetchConfig& config, const st
   return kExitOk;
 }
 
+// Says what load_config found missing or wrong; true when nothing was.
+bool report_problems(const std::string& command, const std::vector<std::string>& missing,
+                     const std::vector<std::string>& invalid) {
+  const std::string program = "leadsync-fetch " + command + ": ";
+  for (const std::string& name : missing) std::cerr << program << "environment variable " << name << " is not set\n";
+  for (const std::string& problem : invalid) std::cerr << program << problem << "\n";
+  return missing.empty() && invalid.empty();
+}
+
 // The configuration of each account to sync (`--account`, else every configured one).
 // Returns false, having said why, when a setting is missing or wrong.
 bool load_accounts(const Arguments& arguments, std::vector<std::pair<std::string, FetchConfig>>& accounts) {
-  const std::string program = "leadsync-fetch " + arguments.command + ": ";
   std::vector<std::string> invalid;
   std::vector<std::string> names = configured_accounts(arguments.command, environment_setting, invalid);
   const bool listed = !(names.size() == 1 && names[0] == kDefaultAccount);
@@ -258,11 +269,8 @@ bool load_accounts(const Arguments& arguments, std::vector<std::pair<std::string
     FetchConfig config = load_config(arguments.command, !arguments.form_ids.empty(),
                                      account_setting(arguments.command, name, environment_setting), missing_here,
                                      invalid);
-    for (const std::string& setting : missing_here) {
-      std::string upper_name = name;
-      for (char& c : upper_name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-      missing.push_back(listed ? setting + "_" + upper_name + " (or " + setting + ")" : setting);
-    }
+    for (const std::string& setting : missing_here)
+      missing.push_back(listed ? account_setting_name(setting, name) + " (or " + setting + ")" : setting);
     secrets.insert(secrets.end(), config.secrets.begin(), config.secrets.end());
     for (const auto& [other, other_config] : accounts)
       if (account_identity(arguments.command, other_config) == account_identity(arguments.command, config))
@@ -271,9 +279,7 @@ bool load_accounts(const Arguments& arguments, std::vector<std::pair<std::string
     accounts.emplace_back(name, std::move(config));
   }
   for (auto& account : accounts) account.second.secrets = secrets;
-  for (const std::string& name : missing) std::cerr << program << "environment variable " << name << " is not set\n";
-  for (const std::string& problem : invalid) std::cerr << program << problem << "\n";
-  return missing.empty() && invalid.empty();
+  return report_problems(arguments.command, missing, invalid);
 }
 
 }  // namespace
@@ -305,9 +311,7 @@ int main(int argc, char** argv) {
       return environment_setting(name);
     };
     accounts.emplace_back(kDefaultAccount, load_config(arguments.command, false, setting, missing, invalid));
-    for (const std::string& name : missing) std::cerr << program << "environment variable " << name << " is not set\n";
-    for (const std::string& problem : invalid) std::cerr << program << problem << "\n";
-    if (!missing.empty() || !invalid.empty()) return kExitUsage;
+    if (!report_problems(arguments.command, missing, invalid)) return kExitUsage;
   }
   const FetchConfig& config = accounts.front().second;
   auto say = [&](const std::string& line) { std::cerr << program << redact(line, config.secrets) << std::endl; };
@@ -323,8 +327,8 @@ int main(int argc, char** argv) {
       try {
         if (sync_account(arguments, account_config, account, database) != kExitOk) status = kExitFailed;
       } catch (const std::exception& error) {  // the database, before or after the platform's pages
-        std::cerr << program << (account == kDefaultAccount ? "" : "[" + account + "] ")
-                  << "failed: " << redact(error.what(), config.secrets) << std::endl;
+        std::cerr << prefix_of(arguments.command, account) << "failed: " << redact(error.what(), config.secrets)
+                  << std::endl;
         status = kExitFailed;
       }
     }

@@ -126,9 +126,10 @@ void load_webhook_config(const Settings& settings, const SettingLookup& lookup, 
     for (const std::string& account : configured_accounts("meta", lookup, bad_names)) {
       const SettingLookup own = account_setting("meta", account, lookup);
       MetaAccount page{account, own("META_PAGE_ID"), own("META_ACCESS_TOKEN")};
-      if (page.page_id.empty()) settings.complain("META_PAGE_ID_" + upper(account) + " is not set (META_ACCOUNTS)");
+      if (page.page_id.empty())
+        settings.complain(account_setting_name("META_PAGE_ID", account) + " is not set (META_ACCOUNTS)");
       if (page.access_token.empty())
-        settings.complain("META_ACCESS_TOKEN_" + upper(account) + " (or META_ACCESS_TOKEN) is not set");
+        settings.complain(account_setting_name("META_ACCESS_TOKEN", account) + " (or META_ACCESS_TOKEN) is not set");
       for (const MetaAccount& other : webhook.meta_accounts)
         if (!page.page_id.empty() && other.page_id == page.page_id)
           settings.complain("META_ACCOUNTS: " + other.name + " and " + account + " have the same page " + page.page_id);
@@ -141,8 +142,7 @@ void load_webhook_config(const Settings& settings, const SettingLookup& lookup, 
     settings.complain("META_APP_SECRET is set but META_ACCESS_TOKEN is not: notified leads could not be read");
   // Custom sources pushed with Authorization: Bearer, each with a secret of its own.
   for (const std::string& source_type : comma_list(settings.optional("LEADSYNC_WEBHOOK_SOURCES"))) {
-    std::string name = "LEADSYNC_WEBHOOK_SECRET_";
-    for (char c : source_type) name += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    const std::string name = "LEADSYNC_WEBHOOK_SECRET_" + upper(source_type);
     const std::string secret = settings.required(name.c_str());
     if (source_type == "meta_form" || source_type == "google_ads")
       settings.complain("LEADSYNC_WEBHOOK_SOURCES: " + source_type + " has its own route (/webhooks/" +
@@ -234,13 +234,16 @@ std::vector<std::string> configured_accounts(const std::string& command, const S
   return accounts;
 }
 
+std::string account_setting_name(const std::string& name, const std::string& account) {
+  return name + "_" + upper(account);
+}
+
 SettingLookup account_setting(const std::string& command, const std::string& account, SettingLookup setting) {
   const std::string prefix = platform_prefix(command);
-  const std::string suffix = "_" + upper(account);
-  return [prefix, suffix, setting = std::move(setting)](const char* name) {
+  return [prefix, account, setting = std::move(setting)](const char* name) {
     const std::string key(name);
     if (!prefix.empty() && key.rfind(prefix, 0) == 0) {
-      std::string own = setting((key + suffix).c_str());
+      std::string own = setting(account_setting_name(key, account).c_str());
       if (!own.empty()) return own;
     }
     return setting(name);

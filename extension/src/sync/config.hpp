@@ -78,6 +78,9 @@ FetchConfig load_config(const std::string& command, bool have_form_ids, const Se
 std::vector<std::string> configured_accounts(const std::string& command, const SettingLookup& setting,
                                              std::vector<std::string>& invalid);
 
+// The name account `account`'s own value of setting `name` is read from: NAME_<ACCOUNT>.
+std::string account_setting_name(const std::string& name, const std::string& account);
+
 // `setting` as account `account` of `command` reads it: each of the platform's own
 // settings (META_*, KNOWLARITY_*, GOOGLE_*) from NAME_<ACCOUNT> when that is set, else NAME.
 SettingLookup account_setting(const std::string& command, const std::string& account, SettingLookup setting);
