@@ -359,7 +359,7 @@ start_fake() { # leads per form
   rm -f "$port_file"
   python3 "$BENCH_DIR/lib/fake_meta_server.py" --cache-responses --port 0 --port-file "$port_file" \
     --leads-per-form "$1" --calls 10 --google-leads 10 --page-size 100 --now "$FAKE_NOW" --max-lifetime 1800 \
-    2>>"$WORK/fake.err" &
+    >/dev/null 2>>"$WORK/fake.err" &
   FAKE_PID=$!
   for ((i = 0; i < 1200; i++)); do
     [ -s "$port_file" ] && break

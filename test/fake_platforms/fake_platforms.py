@@ -301,9 +301,12 @@ def write_port_file(path, port):
 def main(argv=None):
     cfg = parse_args(sys.argv[1:] if argv is None else argv)
     server = FakeServer(cfg, cfg.now if cfg.now is not None else int(time.time()))
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    # The handlers only append to a list: Event.set() there could deadlock, taking the
+    # Event's lock while the interrupted main thread holds it inside stop.wait() (it did:
+    # a fake hung at SIGTERM in CI, its main thread stuck on that lock).
+    stop_requests = []
+    signal.signal(signal.SIGTERM, lambda *_: stop_requests.append(signal.SIGTERM))
+    signal.signal(signal.SIGINT, lambda *_: stop_requests.append(signal.SIGINT))
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
     if cfg.port_file:
         write_port_file(cfg.port_file, server.server_port)
@@ -312,12 +315,12 @@ def main(argv=None):
     if cfg.verbose:
         sys.stderr.write("fake_platforms: listening on 127.0.0.1:%d\n" % server.server_port)
     deadline = time.monotonic() + cfg.max_lifetime
-    while not stop.is_set():
+    while not stop_requests:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             sys.stderr.write("fake_platforms: --max-lifetime %gs reached, exiting\n" % cfg.max_lifetime)
             break
-        stop.wait(min(remaining, 0.25))
+        time.sleep(min(remaining, 0.25))  # a signal ends the sleep; its handler has run
     server.stopping.set()
     server.shutdown()
     server.server_close()

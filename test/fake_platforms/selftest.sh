@@ -36,7 +36,7 @@ check() {
 start_fake() {
   local name=$1; shift
   rm -f "$TMP/$name.port"
-  "${PYTHON:-python3}" "$FAKE" --port 0 --port-file "$TMP/$name.port" "$@" 2>"$TMP/$name.err" &
+  "${PYTHON:-python3}" "$FAKE" --port 0 --port-file "$TMP/$name.port" "$@" >/dev/null 2>"$TMP/$name.err" &
   local pid=$!
   PIDS+=("$pid")
   for _ in $(seq 100); do [ -s "$TMP/$name.port" ] && break; sleep 0.05; done

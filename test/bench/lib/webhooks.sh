@@ -47,7 +47,7 @@ wh_stop_server() {
 wh_start_fake() { # leads per form
   local port_file=$WORK/wh_fake.port i
   python3 "$BENCH_DIR/../fake_platforms/fake_platforms.py" --port 0 --port-file "$port_file" \
-    --leads-per-form "$1" --max-lifetime 3600 2>>"$WORK/wh_fake.err" &
+    --leads-per-form "$1" --max-lifetime 3600 >/dev/null 2>>"$WORK/wh_fake.err" &
   WH_FAKE_PID=$!
   for ((i = 0; i < 600; i++)); do
     [ -s "$port_file" ] && break
