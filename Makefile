@@ -36,11 +36,12 @@ INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))
 sql/leadsync--$(EXTVERSION).sql: $(INSTALL_PARTS)
 	cat $^ > $@
 
-# The control file and META.json must carry the Makefile's version.
+# The control file, META.json and the Debian changelog must carry the Makefile's version.
 .PHONY: check-version
 check-version:
 	@grep -q "default_version = '$(EXTVERSION)'" extension/leadsync.control || { echo "leadsync.control version differs from $(EXTVERSION)"; exit 1; }
 	@grep -q '"version": "$(EXTVERSION)"' META.json || { echo "META.json version differs from $(EXTVERSION)"; exit 1; }
+	@head -n 1 debian/changelog | grep -q '^leadsync ($(EXTVERSION))' || { echo "debian/changelog version differs from $(EXTVERSION)"; exit 1; }
 all: check-version
 
 # The PGXN distribution: leadsync-<version>.zip with every tracked file of HEAD under

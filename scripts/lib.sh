@@ -27,6 +27,18 @@ install_packages() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${LEADSYNC_PACKAGES[@]}"
 }
 
+# What scripts/packages.sh needs beyond LEADSYNC_PACKAGES: Debian's packaging tools and
+# pg_buildext.
+LEADSYNC_PACKAGING_PACKAGES=(debhelper devscripts dpkg-dev postgresql-server-dev-all lintian)
+
+install_packaging_tools() {
+  [ "${LEADSYNC_SKIP_INSTALL:-0}" = 1 ] && return 0
+  log "installing the packaging tools"
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${LEADSYNC_PACKAGING_PACKAGES[@]}"
+}
+
 # Builds and installs the extension (PGXS), and the core, unit tests and tools (CMake).
 build_all() {
   log "building"

@@ -2,12 +2,13 @@
 # Runs every test: the C++ unit tests (ctest), then against a throwaway PostgreSQL 15
 # with pg_cron the pgTAP suites (pg_prove) and the multi-session, fetcher, crash, soak
 # and upgrade tests (prove), the benchmarks in quick mode, the fuzzers for a bounded
-# time, and the unit and fetcher tests again under AddressSanitizer/UndefinedBehavior-
-# Sanitizer and valgrind.
+# time, the unit and fetcher tests again under AddressSanitizer/UndefinedBehavior-
+# Sanitizer and valgrind, and the Debian packages built, installed, tested and purged.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 install_packages
+install_packaging_tools
 build_all
 
 failed=0
@@ -43,6 +44,16 @@ LEADSYNC_SKIP_INSTALL=1 bash "$LEADSYNC_ROOT/test/fuzz/run.sh" || failed=1
 
 log "sanitizers (ASan, UBSan) and valgrind: unit tests and the fetcher tests"
 LEADSYNC_SKIP_INSTALL=1 bash "$LEADSYNC_ROOT/test/sanitize.sh" --with-prove || failed=1
+
+# Last: it swaps the build tree's installed extension for the packages' (and back).
+log "Debian packages: built offline, lintian, installed, tested on the installed files, purged"
+packages_dir=$LEADSYNC_BUILD_DIR/packages
+if LEADSYNC_SKIP_INSTALL=1 bash "$LEADSYNC_ROOT/scripts/packages.sh" "$packages_dir"; then
+  LEADSYNC_PACKAGES_DIR=$packages_dir LEADSYNC_PGPORT=$((LEADSYNC_PGPORT + 2)) \
+    prove -v "$LEADSYNC_ROOT/test/packages/install.sh" || failed=1
+else
+  failed=1
+fi
 
 if [ "$failed" != 0 ]; then
   log "FAILED (server log follows)"

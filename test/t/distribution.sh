@@ -22,12 +22,12 @@ for change in 'del(.abstract)' '.version = "0.3"' '.license = "gpl-3"' 'del(.pro
 done
 tap_is "$refusals" "xxxxxxxxx" "the checker refuses each of nine broken variants (a missing key, a bad SemVer, license, path, spec version, name, range, maintainer)"
 
-# One version: the Makefile's EXTVERSION, the control file, META.json (twice), CMake,
-# leadsync-fetch --version.
+# One version: the Makefile's EXTVERSION, the control file, META.json (twice), the Debian
+# changelog, CMake, leadsync-fetch --version and its man page.
 version=$(sed -n 's/^EXTVERSION = //p' "$ROOT/Makefile")
-tap_is "$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$ROOT/extension/leadsync.control") $(jq -r '.version + " " + .provides.leadsync.version' "$ROOT/META.json") $(sed -n 's/^CMAKE_PROJECT_VERSION:STATIC=//p' "$BUILD/CMakeCache.txt") $("$BUILD/fetcher/leadsync-fetch" --version)" \
-  "$version $version $version $version leadsync-fetch $version" \
-  "one version everywhere ($version): Makefile, control file, META.json, CMake, leadsync-fetch --version"
+tap_is "$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$ROOT/extension/leadsync.control") $(jq -r '.version + " " + .provides.leadsync.version' "$ROOT/META.json") $(head -n 1 "$ROOT/debian/changelog" | sed 's/^leadsync (\([^)]*\)).*/\1/') $(sed -n 's/^CMAKE_PROJECT_VERSION:STATIC=//p' "$BUILD/CMakeCache.txt") $("$BUILD/fetcher/leadsync-fetch" --version) $(sed -n 's/^\.TH .* "leadsync \([^"]*\)".*/\1/p' "$BUILD/fetcher/leadsync-fetch.1")" \
+  "$version $version $version $version $version leadsync-fetch $version $version" \
+  "one version everywhere ($version): Makefile, control file, META.json, debian/changelog, CMake, leadsync-fetch --version, its man page"
 
 # make dist, from what git tracks (HEAD).
 zip=$ROOT/leadsync-$version.zip
