@@ -28,8 +28,9 @@ install_packages() {
 }
 
 # What scripts/packages.sh needs beyond LEADSYNC_PACKAGES: Debian's packaging tools and
-# pg_buildext.
-LEADSYNC_PACKAGING_PACKAGES=(debhelper devscripts dpkg-dev postgresql-server-dev-all lintian)
+# pg_buildext; and test/packages/systemd.sh: a container booted with systemd.
+LEADSYNC_PACKAGING_PACKAGES=(debhelper devscripts dpkg-dev postgresql-server-dev-all lintian
+  systemd-container debootstrap)
 
 install_packaging_tools() {
   [ "${LEADSYNC_SKIP_INSTALL:-0}" = 1 ] && return 0

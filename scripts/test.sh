@@ -46,11 +46,11 @@ log "sanitizers (ASan, UBSan) and valgrind: unit tests and the fetcher tests"
 LEADSYNC_SKIP_INSTALL=1 bash "$LEADSYNC_ROOT/test/sanitize.sh" --with-prove || failed=1
 
 # Last: it swaps the build tree's installed extension for the packages' (and back).
-log "Debian packages: built offline, lintian, installed, tested on the installed files, purged"
+log "Debian packages: built offline, lintian, installed, tested on the installed files and under systemd, purged"
 packages_dir=$LEADSYNC_BUILD_DIR/packages
 if LEADSYNC_SKIP_INSTALL=1 bash "$LEADSYNC_ROOT/scripts/packages.sh" "$packages_dir"; then
   LEADSYNC_PACKAGES_DIR=$packages_dir LEADSYNC_PGPORT=$((LEADSYNC_PGPORT + 2)) \
-    prove -v "$LEADSYNC_ROOT/test/packages/install.sh" || failed=1
+    prove -v "$LEADSYNC_ROOT/test/packages/install.sh" "$LEADSYNC_ROOT/test/packages/systemd.sh" || failed=1
 else
   failed=1
 fi

@@ -62,8 +62,8 @@ tap_plan 22
 [ "$(packages_installed)" -gt 0 ] && purge_packages >/dev/null 2>&1
 make -s -C "$ROOT" uninstall >/dev/null 2>&1
 # The user a previous run left (as purge does), so that this run sees the package create it.
-if getent passwd leadsync >/dev/null; then deluser --system --quiet leadsync; fi
-if getent group leadsync >/dev/null; then delgroup --system --quiet leadsync; fi
+if getent passwd leadsync >/dev/null; then deluser --system --quiet leadsync >/dev/null 2>&1; fi
+if getent group leadsync >/dev/null; then delgroup --system --quiet leadsync >/dev/null 2>&1; fi
 tap_is "$(ls "$PKGLIBDIR"/leadsync.so "$EXTENSION_DIR"/leadsync* 2>/dev/null)" "" \
   "before: the build tree's extension is uninstalled, so only the packages can provide it"
 snapshot "$TAP_TMP/before.list"
