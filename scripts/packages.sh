@@ -13,6 +13,10 @@ install_packages
 install_packaging_tools
 
 version=$(sed -n 's/^EXTVERSION = //p' "$LEADSYNC_ROOT/Makefile")
+git -C "$LEADSYNC_ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1 || {
+  echo "scripts/packages.sh copies the files git knows: in an unpacked archive, run dpkg-buildpackage -us -uc -b there" >&2
+  exit 2
+}
 work=$(mktemp -d /tmp/leadsync-packages.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 log "copying the source files to $work/leadsync-$version"
