@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the Debian packages postgresql-15-leadsync and leadsync-fetch (with their debug
-# symbols) from this tree, with no network, and checks them with lintian (no error may
-# remain). Builds in a copy of the tree's source files, so build output here is never
+# symbols) from this tree (as root, with no network: unshare -n), and checks them with
+# lintian (no error may remain). Installs the packaging tools and debian/control's build
+# dependencies first, unless LEADSYNC_SKIP_INSTALL=1. Builds in a copy of the tree's source files, so build output here is never
 # packaged; writes the .deb files to build/packages/ (or the directory given).
 #
 #   bash scripts/packages.sh && sudo apt-get install ./build/packages/*.deb
@@ -9,8 +10,14 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 out=${1:-$LEADSYNC_BUILD_DIR/packages}
-install_packages
-install_packaging_tools
+if [ "${LEADSYNC_SKIP_INSTALL:-0}" != 1 ]; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -q
+  install_packaging_tools
+  log "installing the build dependencies debian/control names"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get build-dep -y -q "$LEADSYNC_ROOT"
+fi
 
 version=$(sed -n 's/^EXTVERSION = //p' "$LEADSYNC_ROOT/Makefile")
 git -C "$LEADSYNC_ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1 || {

@@ -21,6 +21,8 @@ if [ "$(id -u)" != 0 ]; then
 fi
 # shellcheck source-path=SCRIPTDIR source=../t/lib/tap.sh
 source "$ROOT/test/t/lib/tap.sh"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$ROOT/test/packages/lib.sh"
 
 NSPAWN_PID=""
 FAKE_PID=""
@@ -39,11 +41,6 @@ trap systemd_cleanup EXIT
 # in_machine COMMAND...: runs COMMAND inside the container, with none of this shell's variables.
 in_machine() { nsenter -t "$LEADER" -a -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C.UTF-8 "$@"; }
 machine_sql() { in_machine runuser -u postgres -- psql -X -q -At -d sales -c "$1"; }
-# readme_sql MARKER: the README's first ```sql block after the line containing MARKER.
-readme_sql() {
-  awk -v marker="$1" 'index($0, marker) { found = 1 } found && /^```sql/ { inside = 1; next }
-    inside && /^```/ { exit } inside { print }' "$ROOT/README.md"
-}
 
 # build_machine_root: a minimal Debian 12 with systemd, PostgreSQL 15 and what the packages
 # need, from the mirror this machine's apt uses (its security updates included, since the
@@ -58,21 +55,26 @@ build_machine_root() {
   cp /etc/apt/sources.list "$work/etc/apt/sources.list" 2>/dev/null
   chroot "$work" apt-get update -q &&
     DEBIAN_FRONTEND=noninteractive chroot "$work" apt-get install -y -q --no-install-recommends \
-      postgresql-15 curl adduser libcurl4 libmicrohttpd12 libpq5 libssl3 || return 1
+      "postgresql-$PACKAGES_PG_MAJOR" curl adduser libcurl4 libmicrohttpd12 libpq5 libssl3 || return 1
   # Its PostgreSQL on its socket only: the container shares this machine's network.
-  echo "listen_addresses = ''" >>"$work/etc/postgresql/15/main/postgresql.conf"
+  echo "listen_addresses = ''" >>"$work/etc/postgresql/$PACKAGES_PG_MAJOR/main/postgresql.conf"
   rm -rf "$MACHINE_ROOT" && mv "$work" "$MACHINE_ROOT"
 }
 
-tap_plan 11
+tap_plan 12
 
 # --- boot ---------------------------------------------------------------------------------
 if [ ! -x "$MACHINE_ROOT/lib/systemd/systemd" ]; then
   build_machine_root >"$TAP_TMP/debootstrap.log" 2>&1 ||
     { tap_diag "$(tail -n 30 "$TAP_TMP/debootstrap.log")"; tap_abort "cannot build the container's file system"; }
 fi
-rm -rf "$MACHINE_ROOT/root/debs" && mkdir -p "$MACHINE_ROOT/root/debs" &&
+rm -rf "$MACHINE_ROOT/root/debs" && mkdir -p "$MACHINE_ROOT/root/debs/next" &&
   cp "$PACKAGES_DIR"/*.deb "$MACHINE_ROOT/root/debs/"
+# The next version, for the upgrade: the same files, a higher version number.
+next_version=$(dpkg-deb -f "$PACKAGES_DIR"/leadsync-fetch_*_*.deb Version)+next1
+dpkg-deb -R "$PACKAGES_DIR"/leadsync-fetch_*_*.deb "$TAP_TMP/next" &&
+  sed -i "s/^Version: .*/Version: $next_version/" "$TAP_TMP/next/DEBIAN/control" &&
+  dpkg-deb -b "$TAP_TMP/next" "$MACHINE_ROOT/root/debs/next/leadsync-fetch_${next_version}.deb" >/dev/null
 # -x: a throwaway copy, so each run starts from the same machine. No private network: the
 # pull reaches the fake platforms on this machine's loopback.
 systemd-nspawn -x -D "$MACHINE_ROOT" -b --register=no --keep-unit -M leadsync-test >"$TAP_TMP/boot.log" 2>&1 &
@@ -127,12 +129,14 @@ in_machine sh -c 'cat >/etc/leadsync/leadsync.env' <<EOF
 DATABASE_URL=postgresql:///sales
 META_GRAPH_URL=$FAKE_URL/meta/v25.0
 META_ACCESS_TOKEN=meta-test-token
-META_PAGE_ID=111222333444555
 META_APP_SECRET=$APP_SECRET
 LEADSYNC_FIRST_LOOKBACK_HOURS=24
 GOOGLE_ADS_WEBHOOK_KEY=$GOOGLE_KEY
 LEADSYNC_LISTEN=127.0.0.1:0
 EOF
+# The page only in the pull's own file: the pull fails unless its unit reads
+# /etc/leadsync/meta.env.
+in_machine sh -c 'umask 027 && echo META_PAGE_ID=111222333444555 >/etc/leadsync/meta.env && chgrp leadsync /etc/leadsync/meta.env'
 
 # --- the units, run by systemd ------------------------------------------------------------
 in_machine systemctl start leadsync-fetch@meta.service
@@ -140,7 +144,7 @@ result=$(in_machine systemctl show leadsync-fetch@meta.service -p Result -p Exec
 summary=$(in_machine journalctl -u leadsync-fetch@meta.service -o cat | grep '^{' | tail -n 1)
 tap_like "$result$(jq -r '.insertedNew' <<<"$summary" 2>/dev/null) $(machine_sql 'SELECT count(*) FROM leads_master')" \
   '^success 0 ([1-9][0-9]*) \1$' \
-  "systemctl start leadsync-fetch@meta: the pull succeeds as leadsync, sandboxed, over peer authentication; its new leads stored" ||
+  "systemctl start leadsync-fetch@meta: the pull (its page from meta.env) succeeds as leadsync, sandboxed, over peer authentication; its new leads stored" ||
   tap_diag "$(in_machine journalctl -u leadsync-fetch@meta.service -o cat --no-pager | tail -n 20)"
 
 in_machine systemctl enable --now leadsync-serve.service leadsync-fetch@meta.timer >/dev/null 2>&1
@@ -193,28 +197,28 @@ in_machine systemctl stop leadsync-serve.service
 tap_is "$(in_machine systemctl show leadsync-serve.service -p Result -p ExecMainStatus --value | tr '\n' ' ')" "success 0 " \
   "systemctl stop leadsync-serve: SIGTERM, and it exits 0"
 
-# --- an upgrade (the same version again: prerm upgrade, postinst configure) -----------------
+# --- an upgrade to the next version ---------------------------------------------------------
 in_machine systemctl start leadsync-serve.service
 before_pid=$(in_machine systemctl show leadsync-serve.service -p MainPID --value)
 before_env=$(in_machine md5sum /etc/leadsync/leadsync.env)
-in_machine sh -c 'DEBIAN_FRONTEND=noninteractive dpkg -i /root/debs/leadsync-fetch_*.deb' </dev/null >"$TAP_TMP/upgrade.log" 2>&1
+in_machine sh -c 'DEBIAN_FRONTEND=noninteractive dpkg -i /root/debs/next/leadsync-fetch_*.deb' </dev/null >"$TAP_TMP/upgrade.log" 2>&1
 rc=$?
+tap_is "$rc $(in_machine dpkg-query -W -f '${Version}' leadsync-fetch)" "0 $next_version" "dpkg -i of the next version ($next_version) upgrades" ||
+  tap_diag "$(cat "$TAP_TMP/upgrade.log")"
 after_pid=$(in_machine systemctl show leadsync-serve.service -p MainPID --value)
 restarted=no
 [ "$after_pid" != "$before_pid" ] && [ "$after_pid" != 0 ] && restarted=yes
-tap_is "$rc $restarted $(in_machine systemctl is-active leadsync-serve.service leadsync-fetch@meta.timer | tr '\n' ' ')$(
+tap_is "$restarted $(in_machine systemctl is-active leadsync-serve.service leadsync-fetch@meta.timer | tr '\n' ' ')$(
   [ "$(in_machine md5sum /etc/leadsync/leadsync.env)" = "$before_env" ] && echo kept) $(in_machine stat -c '%U:%G %a' /etc/leadsync/leadsync.env)" \
-  "0 yes active active kept root:leadsync 640" \
-  "an upgrade restarts the enabled server, leaves the timer running, keeps the edited settings file and its mode" ||
-  tap_diag "$(cat "$TAP_TMP/upgrade.log")"
+  "yes active active kept root:leadsync 640" \
+  "the upgrade restarts the enabled server, leaves the timer running, keeps the edited settings file and its mode"
 
 # --- purge, the server running and a timer enabled ----------------------------------------
-in_machine sh -c 'DEBIAN_FRONTEND=noninteractive dpkg --purge leadsync-fetch postgresql-15-leadsync \
-  leadsync-fetch-dbgsym postgresql-15-leadsync-dbgsym' >"$TAP_TMP/purge.log" 2>&1
+in_machine dpkg --purge "${PACKAGES[@]}" >"$TAP_TMP/purge.log" 2>&1
 rc=$?
 tap_is "$rc $(in_machine systemctl is-active leadsync-serve.service leadsync-fetch@meta.timer | tr '\n' ' ')" \
   "0 inactive inactive " "dpkg --purge stops the server and the enabled timer" || tap_diag "$(cat "$TAP_TMP/purge.log")"
 left=$(in_machine find / -xdev \( -path /proc -o -path /root/debs -o -path /var/lib/postgresql \) -prune \
   -o -name '*leadsync*' -print 2>/dev/null | tr '\n' ' ')
 tap_is "$left$(in_machine systemctl list-units --all --plain --no-legend 'leadsync*' | tr '\n' ' ')$(in_machine getent passwd leadsync | cut -d: -f1)" \
-  "leadsync" "nothing named leadsync is left (units, their links, timer stamps, files), nor any unit loaded; the system user stays"
+  "leadsync" "nothing named leadsync is left (units, their links, timer stamps, /etc/leadsync with meta.env), nor any unit loaded; the system user stays"
