@@ -16,15 +16,19 @@ LEADSYNC_PACKAGES=(
 
 log() { printf '\n== %s\n' "$*" >&2; }
 
+# as_root COMMAND...: runs COMMAND as root (through sudo unless we are root).
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# apt_get ARGS...: apt-get as root, never asking.
+apt_get() { as_root env DEBIAN_FRONTEND=noninteractive apt-get -y -q "$@"; }
+
 # Installs the Debian packages leadsync needs. LEADSYNC_SKIP_INSTALL=1 skips it
 # when they are known to be there.
 install_packages() {
   [ "${LEADSYNC_SKIP_INSTALL:-0}" = 1 ] && return 0
   log "installing packages"
-  local sudo=""
-  [ "$(id -u)" = 0 ] || sudo="sudo"
-  $sudo apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${LEADSYNC_PACKAGES[@]}"
+  apt_get update
+  apt_get install --no-install-recommends "${LEADSYNC_PACKAGES[@]}"
 }
 
 # What scripts/packages.sh needs beyond LEADSYNC_PACKAGES: Debian's packaging tools and
@@ -35,18 +39,14 @@ LEADSYNC_PACKAGING_PACKAGES=(debhelper devscripts dpkg-dev postgresql-server-dev
 install_packaging_tools() {
   [ "${LEADSYNC_SKIP_INSTALL:-0}" = 1 ] && return 0
   log "installing the packaging tools"
-  local sudo=""
-  [ "$(id -u)" = 0 ] || sudo="sudo"
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${LEADSYNC_PACKAGING_PACKAGES[@]}"
+  apt_get install --no-install-recommends "${LEADSYNC_PACKAGING_PACKAGES[@]}"
 }
 
 # Builds and installs the extension (PGXS), and the core, unit tests and tools (CMake).
 build_all() {
   log "building"
-  local sudo=""
-  [ "$(id -u)" = 0 ] || sudo="sudo"
   make -C "$LEADSYNC_ROOT" -s -j"$(nproc)"
-  $sudo make -C "$LEADSYNC_ROOT" -s install
+  as_root make -C "$LEADSYNC_ROOT" -s install
   cmake -S "$LEADSYNC_ROOT" -B "$LEADSYNC_BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   cmake --build "$LEADSYNC_BUILD_DIR" -j"$(nproc)"
 }

@@ -11,12 +11,10 @@ source "$(dirname "$0")/lib.sh"
 
 out=${1:-$LEADSYNC_BUILD_DIR/packages}
 if [ "${LEADSYNC_SKIP_INSTALL:-0}" != 1 ]; then
-  sudo=""
-  [ "$(id -u)" = 0 ] || sudo="sudo"
-  $sudo apt-get update -q
+  apt_get update
   install_packaging_tools
   log "installing the build dependencies debian/control names"
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get build-dep -y -q "$LEADSYNC_ROOT"
+  apt_get build-dep "$LEADSYNC_ROOT"
 fi
 
 version=$(sed -n 's/^EXTVERSION = //p' "$LEADSYNC_ROOT/Makefile")

@@ -208,8 +208,7 @@ for ((i = 0; i < 200; i++)); do
   [ -n "$port" ] && break
   sleep 0.05
 done
-lead=$(jq -cn --arg key "$GOOGLE_KEY" '{lead_id: "pkg-1", api_version: "1.0", form_id: 1, campaign_id: 1, google_key: $key,
-  is_test: false, user_column_data: [{column_id: "PHONE_NUMBER", string_value: "+91 98450 55501"}]}')
+lead=$(google_lead pkg-1 "+91 98450 55501" "$GOOGLE_KEY")
 answer=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -d "$lead" \
   "http://127.0.0.1:${port:-1}/webhooks/google")
 pending=$(curl -sS --max-time 10 "http://127.0.0.1:${port:-1}/metrics" | sed -n 's/^leadsync_webhook_inbox_pending //p')

@@ -154,8 +154,7 @@ for ((i = 0; i < 100; i++)); do
   [ -n "$port" ] && break
   sleep 0.1
 done
-lead=$(jq -cn --arg key "$GOOGLE_KEY" '{lead_id: "nspawn-1", api_version: "1.0", form_id: 1, campaign_id: 1,
-  google_key: $key, is_test: false, user_column_data: [{column_id: "PHONE_NUMBER", string_value: "+91 98450 55503"}]}')
+lead=$(google_lead nspawn-1 "+91 98450 55503" "$GOOGLE_KEY")
 answer=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -d "$lead" \
   "http://127.0.0.1:${port:-1}/webhooks/google")
 tap_is "$(in_machine systemctl is-active leadsync-serve.service) $answer $(machine_sql \
